@@ -1,0 +1,137 @@
+"""Node features and adjacency of a layer graph (paper 3.2.3).
+
+u_i = [onehot(f1(v_i)), onehot(f_enc(f2(v_i))), onehot(f_enc(f3(v_i)))]
+with f1 the op type, f2 the FLOPs and f3 the parameter count of layer v_i.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from hnn_tf.graph.layer_graph import LayerGraph
+
+#: f_enc takes values 0..10, so its one-hot has 11 slots.
+ENC_LEVELS = 11
+_POWERS = np.array([10**k for k in range(18)], dtype=np.int64)  # 1, 10, 100, ...
+OTHER = "<other>"
+
+
+def f_enc(x: float) -> int:
+    """The paper's encoder of a continuous count (3.2.3).
+
+    f_enc(x) = min(number of digits of the integer part of x, 10), f_enc(0) = 0. The
+    paper prints ``max([log10 x] + 1, 10)``; its text says the values fall in {0..10}, so
+    ``min`` is meant. Examples: 123.45 -> 3, 97.76 -> 2, 0 -> 0, 0.5 -> 0.
+
+    Args:
+        x: a non-negative number (FLOPs or parameters).
+    Returns:
+        int in 0..10.
+    Raises:
+        ValueError: x is negative or not finite.
+    """
+    if not np.isfinite(x) or x < 0:
+        raise ValueError(f"f_enc needs a finite non-negative number, got {x!r}")
+    integer = int(x)
+    return min(len(str(integer)), 10) if integer > 0 else 0
+
+
+def f_enc_array(x: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`f_enc` on a non-negative int64 array; returns int64 of the same shape."""
+    x = np.asarray(x, dtype=np.int64)
+    if (x < 0).any():
+        raise ValueError("f_enc needs non-negative counts")
+    # digit count by exact integer comparison with powers of ten (no float rounding)
+    digits = np.searchsorted(_POWERS, x, side="right").astype(np.int64)
+    return np.minimum(digits, 10)
+
+
+@dataclass(frozen=True)
+class OpVocabulary:
+    """The op-type vocabulary of f1, stored with the hasher.
+
+    Attributes:
+        ops: the known op types (merged labels such as ``Conv-BatchNormalization-Relu``
+            included), in slot order; one more slot, ``"<other>"``, takes any op type not
+            in the list.
+    """
+
+    ops: tuple[str, ...]
+
+    @classmethod
+    def from_graphs(cls, graphs, min_count: int = 1) -> "OpVocabulary":
+        """The op types seen in ``graphs`` at least ``min_count`` times, sorted by name."""
+        counts = Counter(op for g in graphs for op in g.ops)
+        return cls(tuple(sorted(op for op, c in counts.items() if c >= min_count)))
+
+    @property
+    def size(self) -> int:
+        """Number of op-type slots, the "other" slot included."""
+        return len(self.ops) + 1
+
+    @property
+    def feature_dim(self) -> int:
+        """F, the length of a node feature vector: op slots + 11 + 11."""
+        return self.size + 2 * ENC_LEVELS
+
+    def index(self, op: str) -> int:
+        """Slot of ``op``; the last slot for an unknown op type."""
+        return self._lookup.get(op, len(self.ops))
+
+    @property
+    def _lookup(self) -> dict[str, int]:
+        cache = self.__dict__.get("_lookup_cache")
+        if cache is None:
+            cache = {op: i for i, op in enumerate(self.ops)}
+            object.__setattr__(self, "_lookup_cache", cache)
+        return cache
+
+    def to_json(self) -> str:
+        """JSON text: ``{"ops": [...]}``."""
+        return json.dumps({"ops": list(self.ops)})
+
+    @classmethod
+    def from_json(cls, text: str) -> "OpVocabulary":
+        """Inverse of :meth:`to_json`."""
+        return cls(tuple(json.loads(text)["ops"]))
+
+
+def node_features(graph: LayerGraph, vocab: OpVocabulary) -> np.ndarray:
+    """Node feature matrix X of paper 3.2.3.
+
+    Args:
+        graph: the layer graph (N nodes).
+        vocab: the op-type vocabulary.
+    Returns:
+        float32 array of shape (N, vocab.feature_dim): one-hot op type (with "other"),
+        one-hot f_enc(FLOPs) (11 slots), one-hot f_enc(params) (11 slots).
+    """
+    n = graph.num_nodes
+    x = np.zeros((n, vocab.feature_dim), dtype=np.float32)
+    rows = np.arange(n)
+    x[rows, [vocab.index(op) for op in graph.ops]] = 1.0
+    x[rows, vocab.size + f_enc_array(graph.flops)] = 1.0
+    x[rows, vocab.size + ENC_LEVELS + f_enc_array(graph.params)] = 1.0
+    return x
+
+
+def op_type_features(graph: LayerGraph, vocab: OpVocabulary) -> np.ndarray:
+    """One-hot op types only (GHashing's node labels): float32 (N, vocab.size)."""
+    x = np.zeros((graph.num_nodes, vocab.size), dtype=np.float32)
+    x[np.arange(graph.num_nodes), [vocab.index(op) for op in graph.ops]] = 1.0
+    return x
+
+
+def normalized_adjacency(graph: LayerGraph) -> sp.csr_matrix:
+    """GCN propagation matrix D^-1/2 (A + I) D^-1/2 of the undirected graph (Kipf & Welling).
+
+    Wraps ``spektral.utils.gcn_filter``. Returns a float32 CSR matrix of shape (N, N).
+    """
+    from spektral.utils import gcn_filter
+
+    return sp.csr_matrix(gcn_filter(graph.adjacency()).astype(np.float32))

@@ -1,0 +1,191 @@
+"""Tensor shapes of an ONNX graph on the trigger input (paper 3.2: "trace the data flow").
+
+Three methods, tried in order until every tensor the graph builder needs has a static shape
+(DESIGN.md, "Shape inference has fallbacks"):
+
+1. ``onnx.shape_inference.infer_shapes`` (the ONNX library);
+2. onnxruntime's symbolic shape inference (``onnxruntime.tools.symbolic_shape_infer``);
+3. one onnxruntime run on the trigger input with every intermediate output exposed.
+
+Large float initializers are turned into typed graph inputs before inference, so the
+(possibly huge, possibly external) weight data is never copied or read.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from hnn_tf.errors import GraphError
+
+log = logging.getLogger(__name__)
+
+Shape = tuple  # tuple of int (static) or None (unknown) per dimension
+
+#: Initializers with more elements than this are replaced by typed inputs for inference.
+_STRIP_ELEMENTS = 64
+
+DEFAULT_SPATIAL = 224
+
+
+def trigger_shape(value_info: onnx.ValueInfoProto, spatial: int = DEFAULT_SPATIAL) -> tuple[int, ...]:
+    """Static shape of the trigger input for one graph input.
+
+    Unknown or symbolic dimensions become 1 for the batch dimension (the first) and
+    ``spatial`` elsewhere, the paper's zero trigger image (4.1.1), 224 x 224 by default.
+
+    Args:
+        value_info: a graph input.
+        spatial: size for unknown non-batch dimensions.
+    Returns:
+        tuple of positive ints.
+    """
+    dims = value_info.type.tensor_type.shape.dim
+    out = []
+    for k, d in enumerate(dims):
+        if d.HasField("dim_value") and d.dim_value > 0:
+            out.append(int(d.dim_value))
+        else:
+            out.append(1 if k == 0 else spatial)
+    return tuple(out)
+
+
+def _dims(type_proto: onnx.TypeProto) -> Shape | None:
+    if not type_proto.HasField("tensor_type") or not type_proto.tensor_type.HasField("shape"):
+        return None
+    return tuple(int(d.dim_value) if d.HasField("dim_value") else None for d in type_proto.tensor_type.shape.dim)
+
+
+def _shape_model(model: onnx.ModelProto, spatial: int) -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
+    """A light copy of ``model``: big initializers become typed inputs, inputs get static shapes."""
+    g = model.graph
+    init_names = {t.name for t in g.initializer}
+    small, stripped = [], []
+    for t in g.initializer:
+        n = int(np.prod(t.dims)) if len(t.dims) else 1
+        if n > _STRIP_ELEMENTS or t.data_location == TensorProto.EXTERNAL:
+            stripped.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        else:
+            small.append(t)
+    feeds: dict[str, tuple[int, ...]] = {}
+    inputs = []
+    for vi in g.input:
+        if vi.name in init_names:
+            continue
+        shape = trigger_shape(vi, spatial)
+        feeds[vi.name] = shape
+        inputs.append(helper.make_tensor_value_info(vi.name, vi.type.tensor_type.elem_type, list(shape)))
+    graph = helper.make_graph(
+        list(g.node), g.name or "g", inputs + stripped, list(g.output), initializer=small,
+    )
+    m = helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+    m.functions.extend(model.functions)
+    return m, feeds
+
+
+def _collect(m: onnx.ModelProto) -> dict[str, Shape]:
+    shapes: dict[str, Shape] = {}
+    for vi in list(m.graph.input) + list(m.graph.value_info) + list(m.graph.output):
+        d = _dims(vi.type)
+        if d is not None:
+            shapes[vi.name] = d
+    for t in m.graph.initializer:
+        shapes[t.name] = tuple(int(x) for x in t.dims)
+    return shapes
+
+
+def _complete(shapes: dict[str, Shape], needed: set[str]) -> bool:
+    for name in needed:
+        s = shapes.get(name)
+        if s is None or any(d is None for d in s):
+            return False
+    return True
+
+
+def infer_shapes(
+    model: onnx.ModelProto, needed: set[str] | None = None, spatial: int = DEFAULT_SPATIAL, source: str | None = None
+) -> dict[str, tuple[int, ...]]:
+    """Static shapes of the model's tensors on the trigger input.
+
+    Args:
+        model: the ONNX model (initializer data may be absent or external; only dims are used
+            by methods 1 and 2; method 3 feeds zeros for stripped initializers).
+        needed: tensor names whose shapes must be fully static; the fallbacks run only while
+            some of these are unknown. Default: every node output.
+        spatial: size used for unknown non-batch input dimensions.
+        source: file name for error messages.
+    Returns:
+        dict tensor name -> tuple of ints (dims still unknown after all three methods are
+        left as ``None`` entries only if onnxruntime could not run the model either).
+    Raises:
+        GraphError: the model is malformed for all three methods.
+    """
+    light, feeds = _shape_model(model, spatial)
+    if needed is None:
+        needed = {o for n in model.graph.node for o in n.output if o}
+    shapes: dict[str, Shape] = {}
+    errors = []
+    try:
+        inferred = onnx.shape_inference.infer_shapes(light, check_type=False, strict_mode=False, data_prop=True)
+        shapes = _collect(inferred)
+        if _complete(shapes, needed):
+            return shapes  # type: ignore[return-value]
+    except Exception as exc:  # noqa: BLE001 - any failure moves on to the next method
+        errors.append(f"onnx shape inference: {exc}")
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        inferred = SymbolicShapeInference.infer_shapes(light, auto_merge=True, guess_output_rank=True)
+        if inferred is not None:
+            sym = _collect(inferred)
+            for k, v in sym.items():
+                if k not in shapes or (None in (shapes[k] or (None,)) and None not in v):
+                    shapes[k] = v
+            if _complete(shapes, needed):
+                return shapes  # type: ignore[return-value]
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"symbolic shape inference: {exc}")
+    try:
+        shapes.update(_run_shapes(light, feeds, needed))
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"onnxruntime run: {exc}")
+        if not shapes:
+            raise GraphError("cannot infer tensor shapes (" + "; ".join(errors) + ")", source) from None
+        log.warning("%s: some shapes unknown: %s", source or "model", "; ".join(errors))
+    return shapes  # type: ignore[return-value]
+
+
+def _run_shapes(light: onnx.ModelProto, feeds: dict[str, tuple[int, ...]], needed: set[str]) -> dict[str, Shape]:
+    """Method 3: run the model once on zeros with every needed tensor exposed as an output."""
+    import onnxruntime as ort
+
+    m = onnx.ModelProto()
+    m.CopyFrom(light)
+    # onnxruntime lags onnx in the IR versions it reads; IR 10 covers the opsets in use
+    m.ir_version = min(m.ir_version, 10)
+    existing = {o.name for o in m.graph.output}
+    for name in sorted(needed - existing):
+        m.graph.output.append(helper.ValueInfoProto(name=name))
+    inputs = {}
+    for vi in m.graph.input:
+        shape = feeds.get(vi.name) or tuple(d.dim_value for d in vi.type.tensor_type.shape.dim)
+        dtype = helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)
+        inputs[vi.name] = np.zeros(shape, dtype=dtype)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    values = sess.run(names, inputs)
+    return {n: tuple(int(d) for d in np.shape(v)) for n, v in zip(names, values)}
+
+
+def constant_value(model: onnx.ModelProto, name: str) -> np.ndarray | None:
+    """The value of an initializer held in the model (not external), or None."""
+    for t in model.graph.initializer:
+        if t.name == name and t.data_location != TensorProto.EXTERNAL:
+            return numpy_helper.to_array(t)
+    return None
