@@ -1,0 +1,43 @@
+"""Model converters: any supported model object or file -> ``onnx.ModelProto``.
+
+First step of the hnn flow (see DESIGN.md): :func:`to_onnx` picks a converter from
+the registry (:mod:`converters.registry`) by the object's classes or the file's
+contents and suffix, and runs it. Built-in converters:
+
+- ``pytorch`` (:mod:`converters.pytorch`): ``nn.Module``, ``ExportedProgram``,
+  ``.pt``/``.pth`` (TorchScript; pickled modules only with ``trust_pickle=True``), ``.pt2``.
+- ``keras`` (:mod:`converters.keras_tf`): Keras 3 and tf_keras models, ``.keras``, ``.h5``.
+- ``onnx`` (:mod:`converters.onnx_file`): ``onnx.ModelProto`` and ``.onnx`` files.
+
+Importing this package imports neither torch nor tensorflow; each converter
+imports its framework when it is used.
+"""
+
+from __future__ import annotations
+
+from .registry import (
+    Converter,
+    FileInfo,
+    available_frameworks,
+    detect_framework,
+    get_converter,
+    register,
+    to_onnx,
+    unregister,
+)
+
+# Built-in converters register themselves on import; the order is the detection order.
+from . import onnx_file as _onnx_file  # noqa: E402,F401
+from . import pytorch as _pytorch  # noqa: E402,F401
+from . import keras_tf as _keras_tf  # noqa: E402,F401
+
+__all__ = [
+    "Converter",
+    "FileInfo",
+    "available_frameworks",
+    "detect_framework",
+    "get_converter",
+    "register",
+    "to_onnx",
+    "unregister",
+]

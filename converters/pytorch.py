@@ -1,0 +1,382 @@
+"""PyTorch models: ``nn.Module`` / ``ExportedProgram`` objects and ``.pt``, ``.pth``, ``.pt2`` files.
+
+Every model is exported with the TorchScript-based exporter
+(``torch.onnx.export(..., dynamo=False)``) on an all-zeros trigger input, in eval
+mode, with ``training=TrainingMode.PRESERVE`` and ``do_constant_folding=False``.
+With these settings BatchNormalization nodes stay in the graph (one output each,
+inference form) instead of being folded into the preceding Conv, so the graph
+shows the layers the model was built from. (``TrainingMode.EVAL`` gives the same
+graph; constant folding is what would fold BatchNorm away, and ``TRAINING`` would
+give BatchNormalization nodes with three outputs.)
+
+Files:
+
+- ``.pt2`` (``torch.export.save``): loaded with ``torch.export.load``; the
+  ``ExportedProgram.module()`` graph is put in inference form (see
+  :func:`exported_module_in_eval_mode`) and exported. Its stored example inputs are
+  the trigger input unless ``input_shape`` is given.
+- TorchScript archives (``torch.jit.save``; a zip with ``constants.pkl`` / ``code/``):
+  ``torch.jit.load``.
+- Other ``torch.save`` files: ``torch.load(weights_only=True)``. If that succeeds the
+  file holds only tensors (a state_dict) and no architecture, which is refused. If it
+  fails because the file pickles Python objects (a whole ``nn.Module``), it is refused
+  too, since unpickling runs code from the file, unless ``trust_pickle=True``.
+
+torch is imported only inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import io
+import operator
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+from hnn_tf.errors import ConversionError
+
+from .registry import (
+    Converter,
+    FileInfo,
+    exception_summary,
+    inspect_file,
+    parse_input_shapes,
+    register,
+)
+
+#: Trigger input shape (NCHW) when the ``input_shape`` option is not given.
+DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
+#: Class names whose default trigger input differs from :data:`DEFAULT_INPUT_SHAPE`.
+INPUT_SHAPE_BY_CLASS = {"Inception3": (1, 3, 299, 299)}
+DEFAULT_OPSET = 17
+
+# Members (below the archive's top folder) that only torch archives have.
+_TORCH_ZIP_MEMBERS = {"data.pkl", "constants.pkl", "archive_format", "byteorder", ".data/version"}
+
+
+def _mro_names(obj: Any) -> set[tuple[str, str]]:
+    return {(c.__module__, c.__name__) for c in type(obj).__mro__}
+
+
+def _is_module(obj: Any) -> bool:
+    return ("torch.nn.modules.module", "Module") in _mro_names(obj)
+
+
+def _is_exported_program(obj: Any) -> bool:
+    return ("torch.export.exported_program", "ExportedProgram") in _mro_names(obj)
+
+
+def _archive_kind(info: FileInfo) -> str:
+    """``"pt2"``, ``"torchscript"`` or ``"checkpoint"`` (anything for ``torch.load``)."""
+    members = info.zip_basenames()
+    if "archive_format" in members or (info.suffix == ".pt2" and not members):
+        return "pt2"
+    if "constants.pkl" in members or any(m.startswith("code/") for m in members):
+        return "torchscript"
+    return "checkpoint"
+
+
+def default_input_shape(model: Any) -> tuple[int, ...]:
+    """Trigger input shape for ``model``: (1, 3, 299, 299) for Inception3, else (1, 3, 224, 224)."""
+    for cls in type(model).__mro__:
+        if cls.__name__ in INPUT_SHAPE_BY_CLASS:
+            return INPUT_SHAPE_BY_CLASS[cls.__name__]
+    return DEFAULT_INPUT_SHAPE
+
+
+def exported_module_in_eval_mode(exported_program: Any) -> Any:
+    """The ``torch.fx.GraphModule`` of an ExportedProgram, rewritten to inference form.
+
+    ``ExportedProgram.module()`` cannot be switched with ``.eval()``: the training flag
+    of batch norm and dropout is a constant argument in its graph. This sets it to
+    False (``aten.batch_norm``, ``aten.*dropout``), bypasses ``aten.native_dropout``
+    (the decomposed dropout; identity at inference) and replaces the decomposed batch
+    norm ops (``_native_batch_norm_legit_no_training`` / ``_functional``, found after
+    ``run_decompositions``), which the TorchScript exporter cannot export, with
+    ``aten.batch_norm(training=False)``. Programs exported in train or eval mode, with or
+    without decompositions, then all export to the same BatchNormalization graph.
+    """
+    import torch
+
+    aten = torch.ops.aten
+    flag_index = {
+        aten.batch_norm.default: 5,
+        aten.dropout.default: 2,
+        aten.feature_dropout.default: 2,
+        aten.alpha_dropout.default: 2,
+        aten.feature_alpha_dropout.default: 2,
+    }
+    legit = {
+        aten._native_batch_norm_legit_no_training.default: False,  # (x, w, b, rm, rv, momentum, eps)
+        aten._native_batch_norm_legit_functional.default: True,  # (x, w, b, rm, rv, training, momentum, eps)
+    }
+    gm = exported_program.module()
+    graph = gm.graph
+    for node in list(graph.nodes):
+        if node.op != "call_function":
+            continue
+        if node.target in flag_index:
+            args = list(node.args)
+            i = flag_index[node.target]
+            if len(args) > i:
+                args[i] = False
+                node.args = tuple(args)
+        elif node.target == aten.native_dropout.default:  # (x, p, train) -> (out, mask)
+            for user in list(node.users):
+                if user.op == "call_function" and user.target is operator.getitem and user.args[1] == 0:
+                    user.replace_all_uses_with(node.args[0])
+                    graph.erase_node(user)
+        elif node.target in legit:
+            if legit[node.target]:
+                x, w, b, rm, rv, _training, momentum, eps = node.args[:8]
+            else:
+                x, w, b, rm, rv, momentum, eps = node.args[:7]
+            with graph.inserting_after(node):
+                bn = graph.call_function(
+                    aten.batch_norm.default, (x, w, b, rm, rv, False, momentum, eps, False)
+                )
+            for user in list(node.users):
+                if user.op == "call_function" and user.target is operator.getitem and user.args[1] == 0:
+                    user.replace_all_uses_with(bn)
+                    graph.erase_node(user)
+    graph.eliminate_dead_code()
+    gm.recompile()
+    return gm
+
+
+def export_module(
+    module: Any,
+    args: tuple,
+    kwargs: dict | None = None,
+    opset: int = DEFAULT_OPSET,
+    what: str = "PyTorch model",
+    path: str | None = None,
+    set_eval: bool = True,
+):
+    """Export a torch module with the TorchScript exporter into memory and parse it.
+
+    Args:
+        module: ``torch.nn.Module`` (including ScriptModule and fx GraphModule).
+        args: positional trigger inputs (tensors).
+        kwargs: keyword trigger inputs, or None.
+        opset: ONNX opset version.
+        what: how to name the model in error messages.
+        path: the file the model came from, for error messages.
+        set_eval: switch every submodule to eval mode for the export; the previous
+            training flags are restored afterwards.
+
+    Returns:
+        ``onnx.ModelProto`` with initializers; BatchNormalization kept (see module doc).
+
+    Raises:
+        ConversionError: the exporter failed (unsupported op, wrong trigger input ...).
+    """
+    import onnx
+    import torch
+
+    flags = [(m, m.training) for m in module.modules()] if set_eval else []
+    buf = io.BytesIO()
+    try:
+        if set_eval:
+            module.eval()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                tuple(args),
+                buf,
+                kwargs=kwargs or None,
+                dynamo=False,
+                opset_version=int(opset),
+                training=torch.onnx.TrainingMode.PRESERVE,
+                do_constant_folding=False,
+            )
+    except Exception as exc:  # the exporter raises many types (RuntimeError, UnsupportedOperatorError, ...)
+        shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
+        raise ConversionError(
+            f"ONNX export of the {what} failed on a trigger input of shape {shapes or '?'} "
+            f"({exception_summary(exc)}); pass input_shape=... if the model expects another input",
+            path=path,
+        ) from exc
+    finally:
+        for m, flag in flags:
+            m.training = flag
+    try:
+        return onnx.load_model_from_string(buf.getvalue())
+    except Exception as exc:
+        raise ConversionError(
+            f"the ONNX export of the {what} cannot be parsed ({exception_summary(exc)})", path=path
+        ) from exc
+
+
+def _zeros(shapes: list[tuple[int, ...]]) -> tuple:
+    import torch
+
+    return tuple(torch.zeros(s, dtype=torch.float32) for s in shapes)
+
+
+def _trigger(model: Any, options: dict, path: str | None) -> tuple:
+    if options.get("input_shape") is not None:
+        return _zeros(parse_input_shapes(options["input_shape"], path))
+    return _zeros([default_input_shape(model)])
+
+
+class PyTorchConverter(Converter):
+    """PyTorch models (objects and files) to ONNX with the TorchScript exporter.
+
+    Options: ``opset`` (int, default 17), ``input_shape`` (see
+    :func:`converters.to_onnx`), ``trust_pickle`` (bool, default False).
+    """
+
+    name = "pytorch"
+    aliases = ("torch",)
+    suffixes = (".pt", ".pth", ".pt2", ".ckpt")
+    options = frozenset({"opset", "input_shape", "trust_pickle"})
+
+    def accepts_object(self, obj: Any) -> bool:
+        return _is_module(obj) or _is_exported_program(obj)
+
+    def accepts_file(self, info: FileInfo) -> bool:
+        if info.zip_names is not None:
+            return bool(_TORCH_ZIP_MEMBERS & {n.split("/", 1)[1] for n in info.zip_names if "/" in n})
+        return info.is_pickle  # legacy (non-zip) torch.save files are plain pickles
+
+    def convert(self, model_or_path: Any, **options: Any):
+        """Export a module, ExportedProgram or PyTorch file to ONNX (see the module doc).
+
+        Raises:
+            ConversionError: corrupt file, weights-only checkpoint (no architecture),
+                refused pickle (unless ``trust_pickle=True``), or export failure.
+        """
+        opset = options.get("opset") or DEFAULT_OPSET
+        if isinstance(model_or_path, (str, Path)):
+            return self._convert_file(Path(model_or_path), opset, options)
+        if _is_exported_program(model_or_path):
+            return self._convert_exported(model_or_path, opset, options, None)
+        if not _is_module(model_or_path):
+            raise ConversionError(
+                f"expected a torch.nn.Module or ExportedProgram, got {type(model_or_path).__name__}"
+            )
+        name = type(model_or_path).__name__
+        return export_module(
+            model_or_path, _trigger(model_or_path, options, None), opset=opset, what=f"PyTorch model {name}"
+        )
+
+    # -- files ---------------------------------------------------------------------------
+    def _convert_exported(self, ep: Any, opset: int, options: dict, path: str | None):
+        try:
+            gm = exported_module_in_eval_mode(ep)
+        except Exception as exc:
+            raise ConversionError(
+                f"cannot prepare the ExportedProgram for export ({exception_summary(exc)})", path=path
+            ) from exc
+        kwargs = None
+        if options.get("input_shape") is not None:
+            args = _zeros(parse_input_shapes(options["input_shape"], path))
+        elif ep.example_inputs is not None:
+            args, kwargs = ep.example_inputs
+        else:
+            args = _zeros([DEFAULT_INPUT_SHAPE])
+        return export_module(
+            gm, tuple(args), kwargs, opset=opset, what="ExportedProgram", path=path, set_eval=False
+        )
+
+    def _convert_file(self, path: Path, opset: int, options: dict):
+        import torch
+
+        info = inspect_file(path)
+        kind = _archive_kind(info)
+        where = str(path)
+        if kind == "pt2":
+            try:
+                with open(path, "rb") as fh, warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ep = torch.export.load(fh)
+            except Exception as exc:
+                raise ConversionError(
+                    f"cannot read the torch.export (.pt2) archive; corrupt or from another torch version "
+                    f"({exception_summary(exc)})",
+                    path=where,
+                ) from exc
+            return self._convert_exported(ep, opset, options, where)
+        if kind == "torchscript":
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    module = torch.jit.load(where, map_location="cpu")
+            except Exception as exc:
+                raise ConversionError(
+                    f"cannot read the TorchScript archive; corrupt file ({exception_summary(exc)})",
+                    path=where,
+                ) from exc
+            return export_module(module, _trigger(module, options, where), opset=opset,
+                                 what="TorchScript model", path=where)
+        return self._convert_checkpoint(path, opset, options)
+
+    def _convert_checkpoint(self, path: Path, opset: int, options: dict):
+        import torch
+
+        where = str(path)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                obj = torch.load(where, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            if not options.get("trust_pickle"):
+                raise ConversionError(
+                    "refused: the file pickles Python objects (a whole torch module, not just weights) "
+                    "and unpickling runs code from the file; if you trust its source pass "
+                    "trust_pickle=True, or save the model with torch.export "
+                    "(.pt2) or TorchScript instead",
+                    path=where,
+                ) from None
+            return self._convert_pickled(path, opset, options)
+        except Exception as exc:
+            raise ConversionError(
+                "not a readable PyTorch file (corrupt, truncated or another format): "
+                f"{exception_summary(exc)}",
+                path=where,
+            ) from exc
+        raise ConversionError(
+            f"the file holds only weights ({_describe_weights(obj)}) and no architecture; "
+            "load them into the model in Python and pass the nn.Module, or save the model "
+            "with torch.export (.pt2) or TorchScript",
+            path=where,
+        )
+
+    def _convert_pickled(self, path: Path, opset: int, options: dict):
+        import torch
+
+        where = str(path)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                obj = torch.load(where, map_location="cpu", weights_only=False)
+        except Exception as exc:  # missing classes (AttributeError/ModuleNotFoundError), corrupt data
+            raise ConversionError(
+                f"cannot unpickle the model ({exception_summary(exc)}); the classes it was saved with "
+                "must be importable",
+                path=where,
+            ) from exc
+        if isinstance(obj, dict) and not _is_module(obj):
+            modules = [v for v in obj.values() if _is_module(v)]
+            if len(modules) == 1:
+                obj = modules[0]
+        if _is_exported_program(obj):
+            return self._convert_exported(obj, opset, options, where)
+        if not _is_module(obj):
+            raise ConversionError(
+                f"the file holds a {type(obj).__name__}, not a torch.nn.Module", path=where
+            )
+        return export_module(obj, _trigger(obj, options, where), opset=opset,
+                             what=f"PyTorch model {type(obj).__name__}", path=where)
+
+
+def _describe_weights(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return f"a dict of {len(obj)} entries such as a state_dict"
+    return f"a {type(obj).__name__}"
+
+
+register(PyTorchConverter())

@@ -1,0 +1,434 @@
+"""Tests of converters/: framework detection, PyTorch / Keras / ONNX conversion, refusals."""
+
+from __future__ import annotations
+
+import collections
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+import torchvision
+
+import converters
+from converters import detect_framework, to_onnx
+from converters.pytorch import default_input_shape
+from hnn_tf.errors import ConversionError
+
+REPO = Path(__file__).resolve().parents[1]
+
+# saving .h5 files on purpose: the legacy-format notice is expected
+pytestmark = pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
+
+
+def op_counts(model: onnx.ModelProto) -> collections.Counter:
+    return collections.Counter(node.op_type for node in model.graph.node)
+
+
+class SmallCNN(torch.nn.Module):
+    """Conv-BN-ReLU, global average pool, linear: 5 layers. Module level so pickles can find it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(8)
+        self.drop = torch.nn.Dropout(0.5)
+        self.fc = torch.nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.conv(x)))
+        return self.fc(self.drop(x.mean(dim=(2, 3))))
+
+
+SMALL_SHAPE = (1, 3, 32, 32)
+
+
+def assert_small_cnn_graph(model: onnx.ModelProto) -> None:
+    ops = op_counts(model)
+    assert ops["Conv"] == 1
+    assert ops["BatchNormalization"] == 1
+    assert ops["Relu"] == 1
+    assert ops["Gemm"] == 1
+    assert "Dropout" not in ops  # exported in eval mode
+    (bn,) = [n for n in model.graph.node if n.op_type == "BatchNormalization"]
+    assert len(bn.output) == 1  # inference form, not training_mode outputs
+    onnx.checker.check_model(model)
+
+
+# --------------------------------------------------------------------------- PyTorch objects
+
+
+@pytest.fixture(scope="module")
+def resnet18():
+    return torchvision.models.resnet18(weights=None)
+
+
+@pytest.fixture(scope="module")
+def resnet18_proto(resnet18):
+    return to_onnx(resnet18)
+
+
+def test_resnet18_keeps_batchnorm(resnet18_proto):
+    ops = op_counts(resnet18_proto)
+    assert ops["Conv"] == 20
+    assert ops["BatchNormalization"] == 20
+    assert {"Relu", "Add", "Gemm", "MaxPool", "GlobalAveragePool"} <= set(ops)
+    assert all(len(n.output) == 1 for n in resnet18_proto.graph.node if n.op_type == "BatchNormalization")
+    assert resnet18_proto.opset_import[0].version == 17
+    (inp,) = resnet18_proto.graph.input
+    assert [d.dim_value for d in inp.type.tensor_type.shape.dim] == [1, 3, 224, 224]
+    onnx.checker.check_model(resnet18_proto)
+
+
+def test_resnet18_keeps_initializers(resnet18, resnet18_proto):
+    # every parameter tensor of the model appears as an initializer of the same size
+    init_sizes = sorted(int(torch.tensor(list(t.dims)).prod()) for t in resnet18_proto.graph.initializer)
+    for p in resnet18.parameters():
+        assert p.numel() in init_sizes
+
+
+def test_training_flags_restored():
+    model = SmallCNN().train()
+    model.bn.eval()  # mixed flags must come back as they were
+    to_onnx(model, input_shape=SMALL_SHAPE)
+    assert model.training and model.conv.training and not model.bn.training
+
+
+def test_opset_option():
+    proto = to_onnx(SmallCNN(), input_shape=SMALL_SHAPE, opset=13)
+    assert proto.opset_import[0].version == 13
+
+
+def test_input_shape_option_and_export_failure():
+    class Mlp(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(10, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    with pytest.raises(ConversionError, match="input_shape"):
+        to_onnx(Mlp())  # default (1, 3, 224, 224) trigger input does not fit
+    proto = to_onnx(Mlp(), input_shape=(1, 10))
+    assert op_counts(proto)["Gemm"] == 1
+
+
+def test_inception_default_input_shape():
+    model = torchvision.models.Inception3(aux_logits=False, init_weights=False)
+    assert default_input_shape(model) == (1, 3, 299, 299)
+    assert default_input_shape(SmallCNN()) == (1, 3, 224, 224)
+
+
+def test_inception_v3_exports_at_299():
+    proto = to_onnx(torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False))
+    (inp,) = proto.graph.input
+    assert [d.dim_value for d in inp.type.tensor_type.shape.dim] == [1, 3, 299, 299]
+    assert op_counts(proto)["BatchNormalization"] == op_counts(proto)["Conv"]
+
+
+def test_detect_framework_objects(resnet18, resnet18_proto):
+    assert detect_framework(resnet18) == "pytorch"
+    assert detect_framework(resnet18_proto) == "onnx"
+    assert to_onnx(resnet18_proto) is resnet18_proto
+    with pytest.raises(ConversionError, match="unsupported model object"):
+        detect_framework(object())
+
+
+def test_import_does_not_load_frameworks():
+    code = (
+        "import sys, converters; "
+        "loaded = [m for m in ('torch', 'tensorflow', 'keras', 'tf_keras', 'tf2onnx') if m in sys.modules]; "
+        "assert not loaded, loaded; print(converters.available_frameworks())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "'pytorch'" in out.stdout and "'keras'" in out.stdout and "'onnx'" in out.stdout
+
+
+# --------------------------------------------------------------------------- PyTorch files
+
+
+@pytest.mark.parametrize("train_mode", [False, True])
+@pytest.mark.parametrize("decompose", [False, True])
+def test_pt2_exported_program(tmp_path, train_mode, decompose):
+    model = SmallCNN().train(train_mode)
+    ep = torch.export.export(model, (torch.zeros(SMALL_SHAPE),))
+    if decompose:
+        ep = ep.run_decompositions()
+    path = tmp_path / "small.pt2"
+    torch.export.save(ep, str(path))
+    assert detect_framework(path) == "pytorch"
+    proto = to_onnx(path)
+    assert_small_cnn_graph(proto)
+    # the trigger input is the program's stored example input
+    (inp,) = proto.graph.input
+    assert [d.dim_value for d in inp.type.tensor_type.shape.dim] == list(SMALL_SHAPE)
+
+
+def test_exported_program_object():
+    ep = torch.export.export(SmallCNN().eval(), (torch.zeros(SMALL_SHAPE),))
+    assert detect_framework(ep) == "pytorch"
+    assert_small_cnn_graph(to_onnx(ep))
+
+
+@pytest.mark.parametrize("how", ["script", "trace"])
+def test_torchscript_file(tmp_path, how):
+    model = SmallCNN().eval()
+    if how == "script":
+        scripted = torch.jit.script(model)
+    else:
+        scripted = torch.jit.trace(model, torch.zeros(SMALL_SHAPE))
+    path = tmp_path / "small.pt"
+    torch.jit.save(scripted, str(path))
+    proto = to_onnx(path, input_shape=SMALL_SHAPE)
+    assert_small_cnn_graph(proto)
+
+
+def test_torchscript_detected_by_contents(tmp_path):
+    path = tmp_path / "weights.bin"
+    torch.jit.save(torch.jit.script(SmallCNN().eval()), str(path))
+    assert detect_framework(path) == "pytorch"
+    assert_small_cnn_graph(to_onnx(path, input_shape=SMALL_SHAPE))
+
+
+@pytest.mark.parametrize("zipfile_format", [True, False])
+def test_state_dict_refused(tmp_path, zipfile_format):
+    path = tmp_path / "weights.pth"
+    torch.save(SmallCNN().state_dict(), str(path), _use_new_zipfile_serialization=zipfile_format)
+    with pytest.raises(ConversionError) as err:
+        to_onnx(path)
+    assert str(path) in str(err.value)
+    assert "only weights" in str(err.value) and "no architecture" in str(err.value)
+
+
+def test_pickled_module_refused_unless_trusted(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save(SmallCNN(), str(path))
+    with pytest.raises(ConversionError) as err:
+        to_onnx(path)
+    msg = str(err.value)
+    assert str(path) in msg
+    assert "unpickling runs code" in msg and "trust_pickle=True" in msg
+    assert_small_cnn_graph(to_onnx(path, trust_pickle=True, input_shape=SMALL_SHAPE))
+
+
+def test_corrupt_pt_file(tmp_path):
+    good = tmp_path / "good.pt"
+    torch.save(SmallCNN().state_dict(), str(good))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ConversionError, match="not a readable PyTorch file") as err:
+        to_onnx(bad)
+    assert str(bad) in str(err.value)
+
+
+# --------------------------------------------------------------------------- Keras
+
+
+def _small_keras_cnn(k):
+    inp = k.Input((None, None, 3))
+    x = k.layers.Conv2D(8, 3, padding="same", use_bias=False)(inp)
+    x = k.layers.BatchNormalization()(x)
+    x = k.layers.ReLU()(x)
+    x = k.layers.GlobalAveragePooling2D()(x)
+    return k.Model(inp, k.layers.Dense(10)(x))
+
+
+@pytest.fixture(scope="module", params=["keras", "tf_keras"])
+def keras_cnn(request):
+    import tensorflow  # noqa: F401  (after TF_USE_LEGACY_KERAS, set by converters)
+
+    module = __import__(request.param)
+    return request.param, _small_keras_cnn(module)
+
+
+def assert_keras_cnn_graph(proto: onnx.ModelProto) -> None:
+    ops = op_counts(proto)
+    assert ops["Conv"] == 1
+    assert ops["Relu"] == 1
+    assert ops["GlobalAveragePool"] == 1
+    assert ops["MatMul"] + ops["Gemm"] == 1
+    (inp,) = proto.graph.input
+    dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+    assert dims == [1, 224, 224, 3]  # batch 1, unknown sizes 224
+    onnx.checker.check_model(proto)
+
+
+def test_keras_flavours_are_real_modules(keras_cnn):
+    flavour, model = keras_cnn
+    root = type(model).__module__.split(".")[0]
+    assert root == flavour
+    assert converters.keras_tf.keras_flavour(model) == ("keras3" if flavour == "keras" else "tf_keras")
+
+
+def test_keras_object(keras_cnn):
+    _, model = keras_cnn
+    assert detect_framework(model) == "keras"
+    assert_keras_cnn_graph(to_onnx(model))
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_keras_files(tmp_path, keras_cnn, suffix):
+    flavour, model = keras_cnn
+    path = tmp_path / f"{flavour}{suffix}"
+    model.save(str(path))
+    assert detect_framework(path) == "keras"
+    assert_keras_cnn_graph(to_onnx(path))
+
+
+def test_keras_file_detected_by_contents(tmp_path, keras_cnn):
+    flavour, model = keras_cnn
+    saved = tmp_path / "model.keras"
+    model.save(str(saved))
+    renamed = tmp_path / "model.bin"
+    shutil.copyfile(saved, renamed)
+    assert detect_framework(renamed) == "keras"
+    assert_keras_cnn_graph(to_onnx(renamed))
+
+
+def test_keras_input_shape_option(keras_cnn):
+    _, model = keras_cnn
+    proto = to_onnx(model, input_shape=(1, 64, 48, 3))
+    (inp,) = proto.graph.input
+    assert [d.dim_value for d in inp.type.tensor_type.shape.dim] == [1, 64, 48, 3]
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_keras_lambda_refused(tmp_path, keras_cnn, suffix):
+    flavour, _ = keras_cnn
+    k = __import__(flavour)
+    inp = k.Input((4,))
+    model = k.Model(inp, k.layers.Dense(2)(k.layers.Lambda(lambda t: t * 2.0)(inp)))
+    path = tmp_path / f"lambda{suffix}"
+    model.save(str(path))
+    with pytest.raises(ConversionError, match="safe_mode=False") as err:
+        to_onnx(path)
+    assert str(path) in str(err.value)
+
+
+def test_keras_lambda_allowed_with_safe_mode_off(tmp_path):
+    import tensorflow  # noqa: F401
+    import tf_keras
+
+    inp = tf_keras.Input((4,))
+    model = tf_keras.Model(inp, tf_keras.layers.Dense(2)(tf_keras.layers.Lambda(lambda t: t * 2.0)(inp)))
+    path = tmp_path / "lambda.h5"
+    model.save(str(path))
+    proto = to_onnx(path, safe_mode=False)
+    assert op_counts(proto)["Mul"] == 1
+
+
+def test_unbuilt_keras_model_refused():
+    import keras
+
+    model = keras.Sequential([keras.layers.Dense(3)])
+    with pytest.raises(ConversionError, match="no defined inputs"):
+        to_onnx(model)
+
+
+def test_corrupt_h5(tmp_path):
+    path = tmp_path / "broken.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)
+    with pytest.raises(ConversionError) as err:
+        to_onnx(path)
+    assert str(path) in str(err.value)
+
+
+# --------------------------------------------------------------------------- ONNX files and errors
+
+
+def test_onnx_file_round_trip(tmp_path, resnet18_proto):
+    path = tmp_path / "resnet18.onnx"
+    onnx.save(resnet18_proto, str(path))
+    assert detect_framework(path) == "onnx"
+    loaded = to_onnx(path)
+    assert len(loaded.graph.node) == len(resnet18_proto.graph.node)
+    assert op_counts(loaded) == op_counts(resnet18_proto)
+    # an ONNX file is recognised by its contents too
+    renamed = tmp_path / "resnet18.model"
+    shutil.copyfile(path, renamed)
+    assert detect_framework(renamed) == "onnx"
+
+
+def test_corrupt_onnx(tmp_path, resnet18_proto):
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(resnet18_proto.SerializeToString()[:5000])
+    with pytest.raises(ConversionError, match="not a readable ONNX model") as err:
+        to_onnx(path)
+    assert str(path) in str(err.value)
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(ConversionError) as err:
+        to_onnx(empty)
+    assert str(empty) in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nowhere" / "model.onnx"
+    with pytest.raises(ConversionError, match="no such file") as err:
+        to_onnx(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(ConversionError) as err:
+        detect_framework(str(path))
+    assert str(path) in str(err.value)
+
+
+def test_unknown_format(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a model\n")
+    with pytest.raises(ConversionError, match="unknown model format") as err:
+        to_onnx(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(ConversionError, match="directory"):
+        to_onnx(tmp_path)
+
+
+def test_forced_framework(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(SmallCNN().state_dict(), str(path))
+    with pytest.raises(ConversionError) as err:
+        to_onnx(path, framework="keras")
+    assert str(path) in str(err.value)
+    with pytest.raises(ConversionError, match="unknown framework"):
+        to_onnx(path, framework="caffe")
+    assert converters.get_converter("torch").name == "pytorch"
+
+
+def test_unknown_option():
+    with pytest.raises(ConversionError, match="unknown option 'opset_version'"):
+        to_onnx(SmallCNN(), opset_version=17)
+
+
+def test_register_new_framework(tmp_path, resnet18_proto):
+    class TextConverter(converters.Converter):
+        name = "text-test"
+        suffixes = (".txtmodel",)
+
+        def accepts_file(self, info):
+            return info.head.startswith(b"TEXTMODEL")
+
+        def convert(self, model_or_path, **options):
+            return resnet18_proto
+
+    converters.register(TextConverter())
+    try:
+        with pytest.raises(ValueError):
+            converters.register(TextConverter())
+        by_contents = tmp_path / "a.dat"
+        by_contents.write_bytes(b"TEXTMODEL v1")
+        by_suffix = tmp_path / "b.txtmodel"
+        by_suffix.write_bytes(b"whatever")
+        assert detect_framework(by_contents) == "text-test"
+        assert detect_framework(by_suffix) == "text-test"
+        assert to_onnx(by_suffix) is resnet18_proto
+    finally:
+        converters.unregister("text-test")
+    assert "text-test" not in converters.available_frameworks()
+    with pytest.raises(ConversionError):
+        detect_framework(by_suffix)
+
