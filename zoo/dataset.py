@@ -1,0 +1,195 @@
+"""The HNN-Net data set (paper 4.1.3): zoo graphs, augmentation and the train/test split.
+
+- Every zoo model is converted to ONNX (BatchNormalization kept) and built into its raw layer
+  graph; the merged variant applies the paper's merge rules to it (3.2.2).
+- Augmentation: per model, 10 copies, each with 10% of its nodes (and their edges) deleted,
+  seeded by (seed, model name, copy number). Deletion is applied to the variant's own graph,
+  so a merged copy misses 10% of the merged nodes.
+- Split per model: the original then its copies in order; the first 80% (8 of 11) go to
+  train, the rest (3) to test.
+
+Raw graphs are cached on disk, one JSON file per model, under a key that changes when the
+zoo, the converters or the graph builder change (their source files are hashed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hnn_tf.graph.layer_graph import LayerGraph
+from hnn_tf.graph.merge import merge_graph
+from zoo.models import PAPER_ZOO, ZooModel, build_torch_model
+
+VARIANTS = ("raw", "merged")
+COPIES = 10
+DELETE_FRACTION = 0.1
+TRAIN_FRACTION = 0.8
+SEED = 2022
+
+_ROOT = Path(__file__).resolve().parent.parent
+#: Source files whose content decides whether the cached zoo graphs are still valid.
+_KEY_SOURCES = ["zoo/models.py", "converters", "hnn_tf/graph"]
+
+
+@dataclass
+class ZooGraph:
+    """One graph of the data set.
+
+    Attributes:
+        model: zoo model name, e.g. ``"resnet18"``.
+        category: its Table 1 category (the label).
+        copy: 0 for the original graph, 1..10 for the augmented copies.
+        graph: the layer graph.
+    """
+
+    model: str
+    category: str
+    copy: int
+    graph: LayerGraph
+
+
+def cache_dir() -> Path:
+    """Where hnn caches built data: ``$HNN_CACHE``, else ``$XDG_CACHE_HOME/hnn`` (``~/.cache/hnn``)."""
+    if os.environ.get("HNN_CACHE"):
+        return Path(os.environ["HNN_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "hnn"
+
+
+def builder_key() -> str:
+    """sha256 (12 hex digits) of the zoo, converter and graph-builder sources plus torch versions."""
+    h = hashlib.sha256()
+    for rel in _KEY_SOURCES:
+        p = _ROOT / rel
+        files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
+        for f in files:
+            h.update(str(f.relative_to(_ROOT)).encode())
+            h.update(f.read_bytes())
+    try:
+        import torch
+        import torchvision
+
+        h.update(f"{torch.__version__}|{torchvision.__version__}".encode())
+    except ImportError:  # pragma: no cover - torch is a requirement
+        pass
+    return h.hexdigest()[:12]
+
+
+def build_original(model: ZooModel) -> LayerGraph:
+    """Export one zoo model to ONNX (BatchNormalization kept) and build its raw layer graph."""
+    from converters import to_onnx
+    from hnn_tf.graph import build_graph
+
+    proto = to_onnx(build_torch_model(model.name), framework="pytorch", input_shape=model.input_shape)
+    return build_graph(proto, source=model.name)
+
+
+def load_originals(models: tuple[ZooModel, ...] = PAPER_ZOO, progress: bool = True,
+                   directory: Path | None = None) -> dict[str, LayerGraph]:
+    """Raw layer graphs of the zoo models, built once and cached.
+
+    Args:
+        models: the zoo entries.
+        progress: show a tqdm progress bar while building.
+        directory: cache folder (default :func:`cache_dir` / ``zoo-<builder_key>``).
+    Returns:
+        dict model name -> raw LayerGraph, in ``models`` order.
+    """
+    from tqdm import tqdm
+
+    folder = directory or cache_dir() / f"zoo-{builder_key()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, LayerGraph] = {}
+    todo = [m for m in models if not (folder / f"{m.name}.json").exists()]
+    bar = tqdm(total=len(todo), desc="building zoo graphs", unit="model", disable=not progress or not todo)
+    for m in models:
+        path = folder / f"{m.name}.json"
+        if path.exists():
+            out[m.name] = LayerGraph.from_dict(json.loads(path.read_text()))
+            continue
+        bar.set_postfix_str(m.name)
+        graph = build_original(m)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(graph.to_dict()))
+        os.replace(tmp, path)
+        out[m.name] = graph
+        bar.update(1)
+    bar.close()
+    return out
+
+
+def delete_nodes(graph: LayerGraph, fraction: float, rng: np.random.Generator) -> LayerGraph:
+    """Delete ``round(fraction * N)`` random nodes (at least 1) and their edges (paper 4.1.3).
+
+    Args:
+        graph: the graph to copy.
+        fraction: share of nodes to delete, in [0, 1).
+        rng: the random generator.
+    Returns:
+        a new LayerGraph; the kept nodes keep their relative order.
+    """
+    n = graph.num_nodes
+    k = min(n - 1, max(1, int(round(fraction * n))))
+    drop = rng.choice(n, size=k, replace=False)
+    keep = np.setdiff1d(np.arange(n), drop)
+    return graph.subgraph(keep)
+
+
+def augment(graph: LayerGraph, name: str, copies: int = COPIES, fraction: float = DELETE_FRACTION,
+            seed: int = SEED) -> list[LayerGraph]:
+    """The ``copies`` augmented copies of one model's graph, each seeded by (seed, name, copy)."""
+    tag = zlib.crc32(name.encode())
+    return [delete_nodes(graph, fraction, np.random.default_rng([seed, tag, c])) for c in range(1, copies + 1)]
+
+
+def zoo_dataset(variant: str = "merged", models: tuple[ZooModel, ...] = PAPER_ZOO, copies: int = COPIES,
+                seed: int = SEED, progress: bool = True) -> list[ZooGraph]:
+    """The whole data set: per model the original and its augmented copies, in zoo order.
+
+    Args:
+        variant: ``"raw"`` or ``"merged"`` (paper 4.2.1).
+        models: the zoo entries.
+        copies: augmented copies per model.
+        seed: augmentation seed.
+        progress: show progress while building the zoo.
+    Returns:
+        list of ZooGraph, ``len(models) * (copies + 1)`` long.
+    Raises:
+        ValueError: unknown variant.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    originals = load_originals(models, progress=progress)
+    out = []
+    for m in models:
+        g = originals[m.name]
+        if variant == "merged":
+            g = merge_graph(g)
+        out.append(ZooGraph(m.name, m.category, 0, g))
+        out.extend(ZooGraph(m.name, m.category, c, cg) for c, cg in enumerate(augment(g, m.name, copies, seed=seed), 1))
+    return out
+
+
+def split(dataset: list[ZooGraph], train_fraction: float = TRAIN_FRACTION) -> tuple[list[ZooGraph], list[ZooGraph]]:
+    """Per model, the first ``floor(train_fraction * n)`` graphs (original first) go to train.
+
+    Returns:
+        (train, test) lists, each in data set order. With 11 graphs a model: 8 train, 3 test.
+    """
+    by_model: dict[str, list[ZooGraph]] = {}
+    for zg in dataset:
+        by_model.setdefault(zg.model, []).append(zg)
+    train, test = [], []
+    for graphs in by_model.values():
+        graphs = sorted(graphs, key=lambda z: z.copy)
+        cut = int(np.floor(train_fraction * len(graphs)))
+        train.extend(graphs[:cut])
+        test.extend(graphs[cut:])
+    return train, test
