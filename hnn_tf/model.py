@@ -1,0 +1,191 @@
+"""The HNN-Net hasher (paper 3.3, 3.4 and 4.1.1): a tf_keras model built with Spektral.
+
+Architecture, in Spektral's disjoint mode (a batch of graphs is one block-diagonal graph):
+
+    X (N x F), A_hat (N x N sparse), segment ids (N,)
+    GCN1 256 ReLU -> attention pooling -> h1 (G x 256)
+    GCN2 128 ReLU -> attention pooling -> h2 (G x 128)
+    GCN3  64 ReLU -> attention pooling -> h3 (G x 64)
+    concat [h1, h2, h3]                 -> G x 448   (the paper's "input dimension of FC1")
+    FC1 348 ReLU, FC2 256 ReLU, FC3 256 linear -> embedding (constrained by L_topo)
+    FC4 128 ReLU, FC5 Q sigmoid                -> code activations in (0, 1)
+    classifier: softmax over the categories, on the code activations (the SSDH-style
+    classification layer of paper 2.2; it is what makes the code semantic)
+
+A bit is 1 where FC5's activation is above 0.5. GCN layers have no bias (GHashing's setting).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from dataclasses import asdict, dataclass, field  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from spektral.layers import GCNConv  # noqa: E402
+
+keras = tf.keras
+
+#: Threshold on FC5's sigmoid activation that makes a bit 1.
+BIT_THRESHOLD = 0.5
+
+
+@dataclass
+class HasherConfig:
+    """Hyper-parameters of the hasher and its training (paper 4.1.1, 4.1.2).
+
+    Attributes:
+        bits: Q, the code length.
+        num_classes: number of model categories of the classifier head.
+        feature_dim: F, the length of a node feature vector.
+        gcn: output sizes of GCN1..GCN3.
+        fc: output sizes of FC1..FC4 (FC5 has ``bits`` outputs).
+        alpha, beta, gamma: weights of L_topo, L_class and L_quant (paper 3.4).
+        ged_cap: R, the cap on GED targets of L_topo.
+        learning_rate: Adam's learning rate.
+        batch_pairs: pairs of models per training step.
+        epochs: training epochs.
+        seed: seed of weights, pair sampling and shuffling.
+        variant: ``"raw"`` or ``"merged"`` graphs (paper 4.2.1).
+    """
+
+    bits: int = 64
+    num_classes: int = 10
+    feature_dim: int = 0
+    gcn: tuple[int, ...] = (256, 128, 64)
+    fc: tuple[int, ...] = (348, 256, 256, 128)
+    alpha: float = 10.0
+    beta: float = 10.0
+    gamma: float = 0.2
+    ged_cap: float = 10.0
+    learning_rate: float = 1e-3
+    batch_pairs: int = 10
+    epochs: int = 200
+    seed: int = 0
+    variant: str = "merged"
+    categories: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        d = asdict(self)
+        d["gcn"], d["fc"], d["categories"] = list(self.gcn), list(self.fc), list(self.categories)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "HasherConfig":
+        """Inverse of :meth:`to_dict` (unknown keys are ignored)."""
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for k in ("gcn", "fc", "categories"):
+            if k in known:
+                known[k] = tuple(known[k])
+        return cls(**known)
+
+
+class AttentionPooling(keras.layers.Layer):
+    """Graph attention pooling in disjoint mode (GHashing / SimGNN's global context attention).
+
+    For each graph with node features u_n (rows of x where the segment id is that graph):
+    c = ReLU(W . mean_n u_n), a_n = sigmoid(u_n . c), h = sum_n a_n u_n. W is D x D,
+    Glorot-uniform, no bias (related.md). Spektral has no layer that computes this.
+
+    Call args:
+        inputs: ``[x, i]``: x float32 (N, D) node features, i int (N,) sorted segment ids
+            0..G-1.
+    Returns:
+        float32 (G, D) graph features.
+    """
+
+    def build(self, input_shape):
+        dim = int(input_shape[0][-1])
+        self.kernel = self.add_weight(name="kernel", shape=(dim, dim), initializer="glorot_uniform")
+        super().build(input_shape)
+
+    def call(self, inputs):
+        x, i = inputs
+        i = tf.cast(i, tf.int32)
+        context = tf.nn.relu(tf.matmul(tf.math.segment_mean(x, i), self.kernel))  # (G, D)
+        scores = tf.sigmoid(tf.reduce_sum(x * tf.gather(context, i), axis=-1, keepdims=True))  # (N, 1)
+        return tf.math.segment_sum(scores * x, i)
+
+
+class HNNNet(keras.Model):
+    """The graph hashing network H of paper 3.3 (see the module docstring for the layers).
+
+    Call args:
+        inputs: ``(x, a, i)``: x float32 (N, F) node features, a float32 SparseTensor
+            (N, N) normalised adjacency D^-1/2 (A+I) D^-1/2, i int64 (N,) graph ids.
+    Returns:
+        dict with ``"embedding"`` float32 (G, FC3), ``"code"`` float32 (G, Q) FC5
+        activations in (0, 1), ``"probs"`` float32 (G, num_classes) class probabilities.
+    """
+
+    def __init__(self, config: HasherConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.gcns = [GCNConv(c, activation="relu", use_bias=False, name=f"gcn{k + 1}") for k, c in enumerate(config.gcn)]
+        self.pools = [AttentionPooling(name=f"attention_pool{k + 1}") for k in range(len(config.gcn))]
+        fc1, fc2, fc3, fc4 = config.fc
+        self.fc_embedding = [
+            keras.layers.Dense(fc1, activation="relu", name="fc1"),
+            keras.layers.Dense(fc2, activation="relu", name="fc2"),
+            keras.layers.Dense(fc3, activation=None, name="fc3"),
+        ]
+        self.fc_code = [
+            keras.layers.Dense(fc4, activation="relu", name="fc4"),
+            keras.layers.Dense(config.bits, activation="sigmoid", name="fc5"),
+        ]
+        self.classifier = keras.layers.Dense(config.num_classes, activation="softmax", name="classifier")
+
+    def call(self, inputs, training=False):
+        x, a, i = inputs
+        pooled = []
+        for gcn, pool in zip(self.gcns, self.pools):
+            x = gcn([x, a])
+            pooled.append(pool([x, i]))
+        h = tf.concat(pooled, axis=-1)
+        for layer in self.fc_embedding:
+            h = layer(h)
+        embedding = h
+        for layer in self.fc_code:
+            h = layer(h)
+        return {"embedding": embedding, "code": h, "probs": self.classifier(h)}
+
+
+def hnn_losses(out1: dict, out2: dict, ged: tf.Tensor, y1: tf.Tensor, y2: tf.Tensor, config: HasherConfig) -> dict:
+    """The objective of paper 3.4 on a batch of P pairs (M1, M2), averaged over pairs.
+
+    - L_topo = (||FC3(M1) - FC3(M2)||_2^2 - min(GED, R))^2
+    - L_class = -(t1 ln H(M1) + t2 ln H(M2))  (cross-entropy of the classifier head)
+    - L_quant = || |FC5(M1) - 1/2| - 1/2 ||_1 + || |FC5(M2) - 1/2| - 1/2 ||_1, which is 0 when
+      every activation is 0 or 1 (the paper's "close to either 0 or 1")
+    - L = alpha L_topo + beta L_class + gamma L_quant
+
+    Args:
+        out1, out2: outputs of :class:`HNNNet` for the first and second models of each pair.
+        ged: float32 (P,) GED targets. y1, y2: int (P,) category labels.
+        config: holds alpha, beta, gamma and R.
+    Returns:
+        dict of scalar tensors ``total``, ``topo``, ``class``, ``quant``.
+    """
+    target = tf.minimum(tf.cast(ged, tf.float32), config.ged_cap)
+    dist = tf.reduce_sum(tf.square(out1["embedding"] - out2["embedding"]), axis=-1)
+    topo = tf.reduce_mean(tf.square(dist - target))
+    eps = 1e-7
+    ce1 = -tf.math.log(tf.gather(out1["probs"], y1, batch_dims=1) + eps)
+    ce2 = -tf.math.log(tf.gather(out2["probs"], y2, batch_dims=1) + eps)
+    cls = tf.reduce_mean(ce1 + ce2)
+
+    def quant(c):
+        return tf.reduce_sum(tf.abs(tf.abs(c - 0.5) - 0.5), axis=-1)
+
+    qnt = tf.reduce_mean(quant(out1["code"]) + quant(out2["code"]))
+    total = config.alpha * topo + config.beta * cls + config.gamma * qnt
+    return {"total": total, "topo": topo, "class": cls, "quant": qnt}
+
+
+def codes_from_activations(code: np.ndarray) -> np.ndarray:
+    """Bits from FC5 activations: bool array of the same shape, True where > 0.5."""
+    return np.asarray(code) > BIT_THRESHOLD

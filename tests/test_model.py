@@ -1,0 +1,75 @@
+"""The hasher network (paper 3.3), its losses (3.4) and a short training run."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import hnn_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from hnn_tf.graph import LayerGraph
+from hnn_tf.hasher import Hasher
+from hnn_tf.model import AttentionPooling, HasherConfig, hnn_losses
+from hnn_tf.train import train_hasher
+from zoo.dataset import augment
+
+
+def test_attention_pooling_matches_formula():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(7, 5)).astype(np.float32)
+    seg = np.array([0, 0, 0, 1, 1, 1, 1])
+    layer = AttentionPooling()
+    out = layer([tf.constant(x), tf.constant(seg)]).numpy()
+    w = layer.kernel.numpy()
+    for gid in (0, 1):
+        u = x[seg == gid]
+        c = np.maximum(u.mean(axis=0) @ w, 0)
+        a = 1 / (1 + np.exp(-(u @ c)))
+        assert np.allclose(out[gid], (a[:, None] * u).sum(axis=0), atol=1e-5)
+
+
+def test_losses_follow_paper_definitions():
+    import tensorflow as tf
+
+    cfg = HasherConfig(bits=4, num_classes=2, ged_cap=3.0, alpha=1.0, beta=1.0, gamma=1.0)
+    o1 = {"embedding": tf.constant([[0.0, 0.0]]), "code": tf.constant([[0.0, 1.0, 0.5, 0.25]]),
+          "probs": tf.constant([[0.5, 0.5]])}
+    o2 = {"embedding": tf.constant([[1.0, 1.0]]), "code": tf.constant([[1.0, 1.0, 1.0, 1.0]]),
+          "probs": tf.constant([[0.25, 0.75]])}
+    out = hnn_losses(o1, o2, tf.constant([10.0]), tf.constant([0]), tf.constant([1]), cfg)
+    assert np.isclose(float(out["topo"]), (2.0 - 3.0) ** 2)  # ||e1-e2||^2 = 2, min(GED=10, R=3) = 3
+    assert np.isclose(float(out["class"]), -np.log(0.5) - np.log(0.75), atol=1e-5)
+    assert np.isclose(float(out["quant"]), 0.5 + 0.25)  # only 0.5 and 0.25 are away from {0, 1}
+    assert np.isclose(float(out["total"]), float(out["topo"] + out["class"] + out["quant"]))
+
+
+def _toy_data():
+    """Two families of small graphs (chains of Conv-Relu vs Conv-Add blocks) with copies."""
+    graphs, labels = [], []
+    for label, (ops, skip) in enumerate([(["Conv", "Relu"], False), (["Conv", "BatchNormalization", "Add"], True)]):
+        for size in (4, 6):
+            seq = ops * size
+            edges = [(i, i + 1) for i in range(len(seq) - 1)]
+            if skip:
+                edges += [(i, i + 2) for i in range(0, len(seq) - 2, 3)]
+            g = LayerGraph(ops=seq, flops=np.full(len(seq), 1000), params=np.arange(len(seq)) * 10, edges=edges)
+            for copy in [g] + augment(g, f"toy{label}{size}", copies=3):
+                graphs.append(copy)
+                labels.append(label)
+    return graphs, np.array(labels)
+
+
+def test_short_training_lowers_the_loss_and_save_load_keeps_codes(tmp_path):
+    graphs, labels = _toy_data()
+    same = np.equal.outer(labels, labels)
+    ged = np.where(same, 2.0, 10.0).astype(np.float32)
+    np.fill_diagonal(ged, 0)
+    cfg = HasherConfig(bits=16, num_classes=2, epochs=25, ged_cap=10.0, seed=1)
+    hasher, history = train_hasher(graphs, labels, cfg, ged, progress=False)
+    assert np.mean(history.total[-3:]) < 0.5 * np.mean(history.total[:3])
+    codes = hasher.encode(graphs)
+    assert codes.shape == (len(graphs), 16) and codes.dtype == bool
+    hasher.save(tmp_path / "h")
+    loaded = Hasher.load(tmp_path / "h")
+    assert loaded.version == hasher.version and loaded.version.startswith("hnn-merged-q16-")
+    assert (loaded.encode(graphs) == codes).all()
