@@ -465,10 +465,10 @@ def analyse_model(model_or_path: Any, bits: int | None = 64, hasher_dir: str | N
     from converters import detect_framework, to_onnx
     from hnn_tf.graph import build_graph
 
-    hasher = load_hasher(bits, hasher_dir)
     source = str(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else None
     fw = framework or detect_framework(model_or_path)
     proto = to_onnx(model_or_path, framework=fw, **options)
+    hasher = load_hasher(bits, hasher_dir)
     graph = build_graph(proto, merge=hasher.config.variant == "merged", source=source)
     code = hasher.encode([graph])[0]
     return ModelReport(
