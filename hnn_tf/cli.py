@@ -1,0 +1,161 @@
+"""The ``hnn`` command (click).
+
+Every command turns bad input into one line on stderr and exit status 2 (DESIGN.md); set
+``HNN_DEBUG=1`` to see the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from hnn_tf.errors import HNNError
+
+
+class _Group(click.Group):
+    """A click group that reports errors as one line and exit status 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except HNNError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted")
+        except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+            if os.environ.get("HNN_DEBUG"):
+                traceback.print_exc()
+            _fail(f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"hnn: error: {' '.join(str(message).split())}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="hnn")
+def main() -> None:
+    """hnn: perceptual hashes of neural networks (HNN-Net, Zhu et al., Symmetry 2022).
+
+    Similar models get codes close in Hamming distance. Models may be PyTorch (.pt2, TorchScript),
+    Keras (.keras, .h5) or ONNX (.onnx) files.
+    """
+
+
+_bits = click.option("--bits", "-q", type=int, default=None, help="Code length Q (default: 64, or the --hasher's).")
+_hasher = click.option("--hasher", "hasher_dir", type=click.Path(file_okay=False), default=None,
+                       help="A hasher folder written by `hnn train` (default: the shipped one).")
+_trust = click.option("--trust", is_flag=True, help="Allow unpickling a PyTorch file (runs code from it).")
+
+
+def _analyse(path: str, bits, hasher_dir, trust: bool):
+    from hnn_tf.hashing import analyse_model
+
+    if not Path(path).exists():
+        raise HNNError("no such file", path)
+    options = {"trust_pickle": True} if trust else {}
+    return analyse_model(path, bits=bits, hasher_dir=hasher_dir, **options)
+
+
+@main.command("hash")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@_bits
+@_hasher
+@_trust
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line: path, framework, bits, hash, nodes, flops, params, hasher_version.")
+def hash_cmd(paths, bits, hasher_dir, trust, as_json):
+    """Print the Q-bit code of each model file, as Q/4 hex digits (one line a file).
+
+    With several files each line is "HEX  PATH". FLOPs in --json are 2 x multiply-adds on
+    the trigger input.
+    """
+    for path in paths:
+        report = _analyse(path, bits, hasher_dir, trust)
+        if as_json:
+            click.echo(json.dumps({"path": path, **report.to_dict()}))
+        elif len(paths) == 1:
+            click.echo(str(report.hash))
+        else:
+            click.echo(f"{report.hash}  {path}")
+
+
+@main.command("compare")
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+@_bits
+@_hasher
+@_trust
+@click.option("--json", "as_json", is_flag=True, help="Print both codes and the distance as JSON.")
+def compare_cmd(a, b, bits, hasher_dir, trust, as_json):
+    """Print the Hamming distance between the codes of two model files (paper 3.1)."""
+    ra, rb = _analyse(a, bits, hasher_dir, trust), _analyse(b, bits, hasher_dir, trust)
+    distance = ra.hash - rb.hash
+    if as_json:
+        click.echo(json.dumps({"a": {"path": a, **ra.to_dict()}, "b": {"path": b, **rb.to_dict()}, "distance": distance}))
+    else:
+        click.echo(str(distance))
+
+
+@main.command("train")
+@click.option("--bits", "-q", type=int, default=64, show_default=True, help="Code length Q.")
+@click.option("--variant", type=click.Choice(["raw", "merged"]), default="merged", show_default=True,
+              help="Graphs without or with the merge rules (paper 4.2.1).")
+@click.option("--epochs", type=int, default=200, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--ged-cap", type=float, default=None, help="R, the cap of GED targets (default: the config's).")
+@click.option("--output", type=click.Path(file_okay=False), default=None,
+              help="Where to save the hasher (default: the package's shipped hasher of Q bits).")
+@click.option("--results", type=click.Path(file_okay=False), default="results", show_default=True,
+              help="Folder for table2.json and table2.md.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def train_cmd(bits, variant, epochs, seed, ged_cap, output, results, quiet):
+    """Build the zoo, train HNN-Net and print the retrieval table (paper 4, Table 2)."""
+    from hnn_tf.experiment import run_experiment, write_table
+    from hnn_tf.hasher import shipped_hasher_dir
+
+    log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    result = run_experiment(variant=variant, bits=bits, epochs=epochs, seed=seed, ged_cap=ged_cap,
+                            progress=not quiet, log=log)
+    target = Path(output) if output else shipped_hasher_dir(bits)
+    result.hasher.save(target)
+    folder, md = write_table(result, results, variant, bits)
+    click.echo(md)
+    click.echo(f"hasher {result.hasher.version} saved to {target}; tables in {folder}/table2.md and table2.json")
+
+
+@main.command("evaluate")
+@_bits
+@_hasher
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate_cmd(bits, hasher_dir, as_json):
+    """Retrieval quality of a trained hasher on the zoo's test split (paper 4.1.4).
+
+    The database is the train graphs' codes, the queries the test graphs' codes; relevant
+    means the same category. Prints P/R/F1@k (k = 1, 5, 10) and mAP, per query and macro.
+    """
+    from hnn_tf.evaluate import format_table
+    from hnn_tf.experiment import PAPER_HNN_NET, evaluate_hasher
+    from hnn_tf.hashing import load_hasher
+    from zoo.dataset import split, zoo_dataset
+
+    hasher = load_hasher(bits, hasher_dir)
+    train, test = split(zoo_dataset(hasher.config.variant))
+    metrics = evaluate_hasher(hasher, train, test)
+    if as_json:
+        click.echo(json.dumps({"hasher_version": hasher.version, "metrics": metrics}))
+        return
+    paper = PAPER_HNN_NET.get((hasher.config.variant, hasher.bits))
+    click.echo(f"hasher {hasher.version}")
+    click.echo(format_table(metrics, paper={"paper HNN-Net": paper} if paper else None))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
