@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from hnn_tf._tf import import_tensorflow
 from hnn_tf.errors import ConversionError
 
 from .registry import Converter, FileInfo, exception_summary, parse_input_shapes, register
@@ -158,12 +159,13 @@ def load_keras_file(path: Path, safe_mode: bool = True) -> Any:
     suffix = ".keras" if is_zip else ".h5"
 
     def load_keras3(p: Path) -> Any:
+        import_tensorflow()
         import keras
 
         return keras.saving.load_model(str(p), compile=False, safe_mode=safe_mode)
 
     def load_tf_keras(p: Path) -> Any:
-        import tensorflow  # noqa: F401  (after TF_USE_LEGACY_KERAS is set)
+        import_tensorflow()
         import tf_keras
 
         return tf_keras.models.load_model(str(p), compile=False, safe_mode=safe_mode)
@@ -200,7 +202,7 @@ def input_signature(model: Any, input_shape: Any = None, path: str | None = None
         ConversionError: the model has no defined inputs (an unbuilt subclassed or
             Sequential model) and no ``input_shape`` is given, or shapes do not match.
     """
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     try:
         inputs = list(model.inputs)

@@ -132,6 +132,9 @@ def normalized_adjacency(graph: LayerGraph) -> sp.csr_matrix:
 
     Wraps ``spektral.utils.gcn_filter``. Returns a float32 CSR matrix of shape (N, N).
     """
+    from hnn_tf._tf import import_tensorflow
+
+    import_tensorflow()
     from spektral.utils import gcn_filter
 
     return sp.csr_matrix(gcn_filter(graph.adjacency()).astype(np.float32))

@@ -24,7 +24,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 from dataclasses import asdict, dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from hnn_tf._tf import import_tensorflow  # noqa: E402
+
+tf = import_tensorflow()
 from spektral.layers import GCNConv  # noqa: E402
 
 keras = tf.keras

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import hnn_tf  # noqa: E402,F401  (loads Triton before TensorFlow; see hnn_tf/__init__.py)
 import pytest  # noqa: E402
 
 
