@@ -251,7 +251,12 @@ def keras_to_onnx(model: Any, opset: int = DEFAULT_OPSET, input_shape: Any = Non
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            proto, _ = tf2onnx.convert.from_keras(model, input_signature=sig, opset=int(opset))
+            try:
+                proto, _ = tf2onnx.convert.from_keras(model, input_signature=sig, opset=int(opset))
+            except KeyError:
+                # from_keras looks up Keras 3 Sequential models' output tensors by names that
+                # their traced graph does not use; tracing the call as a tf.function works.
+                proto = _from_function(model, sig, int(opset))
     except Exception as exc:  # tf2onnx/TensorFlow raise many types
         raise ConversionError(
             f"tf2onnx could not convert the {what} ({exception_summary(exc)})", path=path
@@ -264,6 +269,16 @@ def keras_to_onnx(model: Any, opset: int = DEFAULT_OPSET, input_shape: Any = Non
             f"tf2onnx left TensorFlow ops it cannot express in ONNX in the {what}: {', '.join(unknown)}",
             path=path,
         )
+    return proto
+
+
+def _from_function(model: Any, sig: list, opset: int):
+    """``tf2onnx.convert.from_function`` on the model's inference call (``training=False``)."""
+    import tf2onnx
+
+    tf = import_tensorflow()
+    fn = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), input_signature=sig)
+    proto, _ = tf2onnx.convert.from_function(fn, input_signature=sig, opset=opset)
     return proto
 
 

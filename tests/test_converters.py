@@ -291,6 +291,20 @@ def test_keras_file_detected_by_contents(tmp_path, keras_cnn):
     assert_keras_cnn_graph(to_onnx(renamed))
 
 
+@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+def test_keras_sequential_object_and_file(tmp_path, flavour):
+    import tensorflow  # noqa: F401  (after TF_USE_LEGACY_KERAS, set by converters)
+
+    k = __import__(flavour)
+    model = k.Sequential([k.Input((32, 32, 3)), k.layers.Conv2D(8, 3, activation="relu"),
+                          k.layers.GlobalAveragePooling2D(), k.layers.Dense(4)])
+    path = tmp_path / "seq.keras" if flavour == "keras" else tmp_path / "seq.h5"
+    model.save(str(path))
+    for source in (model, path):
+        ops = op_counts(to_onnx(source))
+        assert ops["Conv"] == 1 and ops["GlobalAveragePool"] == 1 and ops["MatMul"] + ops["Gemm"] == 1
+
+
 def test_keras_input_shape_option(keras_cnn):
     _, model = keras_cnn
     proto = to_onnx(model, input_shape=(1, 64, 48, 3))
