@@ -36,7 +36,7 @@ test-all: $(STAMP)
 
 ## Benchmarks: print timing figures.
 bench: $(STAMP)
-	$(PY) bench/hash_time.py
+	$(PY) bench/pipeline.py
 
 clean-cache:
 	rm -rf $${HNN_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/hnn}
