@@ -71,16 +71,16 @@ class Hasher:
         config: the network and training config (``hnn_tf.model.HasherConfig``).
         vocab: the op-type vocabulary of the node features.
         features: ``"hnn"`` (op type + FLOPs + params, paper 3.2.3) or ``"ops"`` (op types
-            only, GHashing's input).
+            only, GHashing's input); default: the config's method decides.
     """
 
-    def __init__(self, config, vocab: OpVocabulary, features: str = "hnn", model=None):
+    def __init__(self, config, vocab: OpVocabulary, features: str | None = None, model=None):
         from hnn_tf.model import HNNNet
 
         self.config = config
         self.vocab = vocab
-        self.features = features
-        self.config.feature_dim = vocab.feature_dim if features == "hnn" else vocab.size
+        self.features = features or config.features
+        self.config.feature_dim = vocab.feature_dim if self.features == "hnn" else vocab.size
         self.model = model if model is not None else HNNNet(config)
         self._version: str | None = None
         self._built = False
@@ -97,7 +97,8 @@ class Hasher:
             h = hashlib.sha256(json.dumps(self._meta(), sort_keys=True).encode())
             for w in self.model.get_weights():
                 h.update(np.ascontiguousarray(w, dtype=np.float32).tobytes())
-            self._version = f"hnn-{self.config.variant}-q{self.bits}-{h.hexdigest()[:10]}"
+            prefix = "hnn" if self.config.method == "hnn" else self.config.method
+            self._version = f"{prefix}-{self.config.variant}-q{self.bits}-{h.hexdigest()[:10]}"
         return self._version
 
     def tensors(self, graph: LayerGraph) -> GraphTensors:
@@ -131,10 +132,10 @@ class Hasher:
         return {k: np.concatenate(v, axis=0) for k, v in parts.items()}
 
     def encode(self, graphs) -> np.ndarray:
-        """Codes of layer graphs: bool (G, Q), bit = FC5 activation > 0.5."""
+        """Codes of layer graphs: bool (G, Q), bit = FC5 activation > the method's threshold."""
         from hnn_tf.model import codes_from_activations
 
-        return codes_from_activations(self.activations(graphs)["code"])
+        return codes_from_activations(self.activations(graphs)["code"], self.config.bit_threshold)
 
     def _meta(self) -> dict:
         return {"config": self.config.to_dict(), "ops": list(self.vocab.ops), "features": self.features}
@@ -170,7 +171,7 @@ class Hasher:
         d = Path(directory)
         try:
             meta = json.loads((d / "config.json").read_text())
-            hasher = cls(HasherConfig.from_dict(meta["config"]), OpVocabulary(tuple(meta["ops"])), meta.get("features", "hnn"))
+            hasher = cls(HasherConfig.from_dict(meta["config"]), OpVocabulary(tuple(meta["ops"])), meta.get("features"))
             hasher._build()
             hasher.model.load_weights(str(d / "weights.h5"))
         except FileNotFoundError:

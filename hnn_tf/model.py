@@ -13,6 +13,11 @@ Architecture, in Spektral's disjoint mode (a batch of graphs is one block-diagon
     classification layer of paper 2.2; it is what makes the code semantic)
 
 A bit is 1 where FC5's activation is above 0.5. GCN layers have no bias (GHashing's setting).
+
+The same network, with ``method="ghashing"``, is the GHashing baseline (Qin et al., KDD 2020;
+facts in related.md): one-hot op-type features only, the code branch ends in 0.5 tanh (a bit
+is 1 where the output is above 0), and the GED loss is applied to both the embedding and the
+code (:func:`ghashing_losses`); there is no classification loss.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ from spektral.layers import GCNConv  # noqa: E402
 
 keras = tf.keras
 
-#: Threshold on FC5's sigmoid activation that makes a bit 1.
+#: Threshold on FC5's sigmoid activation that makes a bit 1 (HNN-Net).
 BIT_THRESHOLD = 0.5
+#: The methods the network implements.
+METHODS = ("hnn", "ghashing")
 
 
 @dataclass
@@ -52,6 +59,8 @@ class HasherConfig:
         epochs: training epochs.
         seed: seed of weights, pair sampling and shuffling.
         variant: ``"raw"`` or ``"merged"`` graphs (paper 4.2.1).
+        method: ``"hnn"`` (HNN-Net) or ``"ghashing"`` (the GHashing baseline).
+        categories: the category names, in label order.
     """
 
     bits: int = 64
@@ -68,7 +77,18 @@ class HasherConfig:
     epochs: int = 200
     seed: int = 0
     variant: str = "merged"
+    method: str = "hnn"
     categories: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def features(self) -> str:
+        """Node features of the method: ``"hnn"`` (paper 3.2.3) or ``"ops"`` (GHashing's op types)."""
+        return "ops" if self.method == "ghashing" else "hnn"
+
+    @property
+    def bit_threshold(self) -> float:
+        """A bit is 1 where the code activation is above this: 0.5 (sigmoid) or 0 (0.5 tanh)."""
+        return 0.0 if self.method == "ghashing" else BIT_THRESHOLD
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -135,9 +155,12 @@ class HNNNet(keras.Model):
             keras.layers.Dense(fc2, activation="relu", name="fc2"),
             keras.layers.Dense(fc3, activation=None, name="fc3"),
         ]
+        if config.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {config.method!r}")
+        code_activation = (lambda t: 0.5 * tf.tanh(t)) if config.method == "ghashing" else "sigmoid"
         self.fc_code = [
             keras.layers.Dense(fc4, activation="relu", name="fc4"),
-            keras.layers.Dense(config.bits, activation="sigmoid", name="fc5"),
+            keras.layers.Dense(config.bits, activation=code_activation, name="fc5"),
         ]
         self.classifier = keras.layers.Dense(config.num_classes, activation="softmax", name="classifier")
 
@@ -188,6 +211,35 @@ def hnn_losses(out1: dict, out2: dict, ged: tf.Tensor, y1: tf.Tensor, y2: tf.Ten
     return {"total": total, "topo": topo, "class": cls, "quant": qnt}
 
 
-def codes_from_activations(code: np.ndarray) -> np.ndarray:
-    """Bits from FC5 activations: bool array of the same shape, True where > 0.5."""
-    return np.asarray(code) > BIT_THRESHOLD
+def ghashing_losses(out1: dict, out2: dict, ged: tf.Tensor, y1: tf.Tensor, y2: tf.Tensor, config: HasherConfig) -> dict:
+    """GHashing's objective on a batch of P pairs (related.md; Qin et al., KDD 2020).
+
+    With y = min(GED, R), d_c = ||c1 - c2||^2 of the 0.5 tanh codes (the Hamming distance
+    once the codes are +-0.5) and d_e = ||e1 - e2||^2 of the embeddings:
+
+    - L_code = mean(exp(0.05 (d_c - y)) (d_c - y)^2)
+    - L_emb = mean((d_e - y)^2)
+    - L_quant = mean over pairs and bits of |c^2 - 0.25|
+    - L = L_code + alpha L_emb + gamma L_quant  (GHashing: alpha 10, gamma 0.2)
+
+    ``y1``/``y2`` are unused (no classification loss). Returns the same keys as
+    :func:`hnn_losses` (``class`` is 0).
+    """
+    target = tf.minimum(tf.cast(ged, tf.float32), config.ged_cap)
+    dc = tf.reduce_sum(tf.square(out1["code"] - out2["code"]), axis=-1) - target
+    de = tf.reduce_sum(tf.square(out1["embedding"] - out2["embedding"]), axis=-1) - target
+    code_loss = tf.reduce_mean(tf.exp(0.05 * dc) * tf.square(dc))
+    topo = tf.reduce_mean(tf.square(de))
+    qnt = 0.5 * (tf.reduce_mean(tf.abs(tf.square(out1["code"]) - 0.25)) + tf.reduce_mean(tf.abs(tf.square(out2["code"]) - 0.25)))
+    total = code_loss + config.alpha * topo + config.gamma * qnt
+    return {"total": total, "topo": topo, "class": tf.constant(0.0), "quant": qnt}
+
+
+def method_losses(config: HasherConfig):
+    """The loss function of ``config.method``: :func:`hnn_losses` or :func:`ghashing_losses`."""
+    return ghashing_losses if config.method == "ghashing" else hnn_losses
+
+
+def codes_from_activations(code: np.ndarray, threshold: float = BIT_THRESHOLD) -> np.ndarray:
+    """Bits from code activations: bool array of the same shape, True where > ``threshold``."""
+    return np.asarray(code) > threshold

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 from hnn_tf.features import OpVocabulary  # noqa: E402
 from hnn_tf.graph.layer_graph import LayerGraph  # noqa: E402
 from hnn_tf.hasher import GraphTensors, Hasher, disjoint_batch  # noqa: E402
-from hnn_tf.model import HasherConfig, hnn_losses  # noqa: E402
+from hnn_tf.model import HasherConfig, method_losses  # noqa: E402
 
 
 def ged_matrix(graphs: list[LayerGraph], cap: float, cache_path=None, progress: bool = True) -> np.ndarray:
@@ -85,8 +85,10 @@ def train_hasher(
     config: HasherConfig,
     ged: np.ndarray,
     vocab: OpVocabulary | None = None,
-    features: str = "hnn",
+    features: str | None = None,
     progress: bool = True,
+    patience: int | None = None,
+    min_epochs: int = 30,
 ) -> tuple[Hasher, History]:
     """Train a hasher (paper 3.4, 4.1.2).
 
@@ -96,8 +98,12 @@ def train_hasher(
         config: hyper-parameters (Q, alpha, beta, gamma, R, lr, batch size, epochs, seed).
         ged: float32 (T, T) GED targets (already capped, or capped by the loss at R).
         vocab: op-type vocabulary (default: the op types of ``graphs``).
-        features: ``"hnn"`` or ``"ops"`` (see :class:`~hnn_tf.hasher.Hasher`).
+        features: ``"hnn"`` or ``"ops"`` (default: the config's method decides; see
+            :class:`~hnn_tf.hasher.Hasher`).
         progress: print a tqdm bar over epochs.
+        patience: early stopping: stop once the epoch's mean loss has not improved on the
+            best by 1% for this many epochs (after ``min_epochs``); None trains all epochs.
+        min_epochs: epochs always trained when ``patience`` is set.
     Returns:
         (the trained Hasher, the loss History).
     """
@@ -112,9 +118,10 @@ def train_hasher(
     ged = np.asarray(ged, dtype=np.float32)
     optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate)
     model = hasher.model
+    loss_fn = method_losses(config)
 
     spec = (
-        tf.TensorSpec((None, config.feature_dim), tf.float32),
+        tf.TensorSpec((None, hasher.config.feature_dim), tf.float32),
         tf.TensorSpec((None, 2), tf.int64),
         tf.TensorSpec((None,), tf.float32),
         tf.TensorSpec((None,), tf.int64),
@@ -131,15 +138,17 @@ def train_hasher(
             out = model((x, a, seg), training=True)
             first = {k: v[:p] for k, v in out.items()}
             second = {k: v[p:] for k, v in out.items()}
-            losses = hnn_losses(first, second, target, y[:p], y[p:], config)
+            losses = loss_fn(first, second, target, y[:p], y[p:], config)
         grads = tape.gradient(losses["total"], model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        # GHashing has no classification loss: its classifier head gets no gradient
+        optimizer.apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables) if g is not None])
         return losses
 
     rng = np.random.default_rng(config.seed)
     history = History()
     bar = tqdm(range(config.epochs), desc=f"training q{config.bits} {config.variant}", unit="epoch", disable=not progress)
-    for _ in bar:
+    best, since_best = np.inf, 0
+    for epoch in bar:
         t0 = time.perf_counter()
         pairs = sample_pairs(labels, rng)
         sums = np.zeros(4)
@@ -158,5 +167,12 @@ def train_hasher(
         history.quant.append(m[3])
         history.seconds.append(time.perf_counter() - t0)
         bar.set_postfix(loss=f"{m[0]:.3g}", topo=f"{m[1]:.3g}", cls=f"{m[2]:.3g}", quant=f"{m[3]:.3g}")
+        if patience is not None:
+            if m[0] < 0.99 * best:
+                best, since_best = m[0], 0
+            else:
+                since_best += 1
+            if epoch + 1 >= min_epochs and since_best >= patience:
+                break
     hasher._built = True
     return hasher, history
