@@ -32,6 +32,9 @@ __all__ = [
     "retrieval_metrics",
     "format_table",
     "spearman_hamming_ged",
+    "radius_metrics",
+    "choose_radius",
+    "topk_ceiling",
 ]
 
 
@@ -302,3 +305,88 @@ def spearman_hamming_ged(hamming: Any, ged: Any, per_query: bool = False) -> flo
     values = np.array([rho(h[i], g[i]) for i in range(h.shape[0])])
     values = values[~np.isnan(values)]
     return float(values.mean()) if values.size else float("nan")
+
+
+def radius_metrics(
+    query_codes: Any,
+    query_labels: Sequence[Hashable],
+    db_codes: Any,
+    db_labels: Sequence[Hashable],
+    radius: int,
+    exclude_self: bool = False,
+) -> dict[str, Any]:
+    """Hamming-ball retrieval: every database code within ``radius`` of the query.
+
+    GHashing's protocol (related.md) and the one ``hnn check`` uses: retrieved = {db items with
+    Hamming distance <= radius}; per query P = |retrieved ∩ relevant| / |retrieved| (0 when
+    nothing is retrieved), R = |retrieved ∩ relevant| / |relevant|, F1 = that query's harmonic
+    mean. Unlike top-k, these can all reach 1 whatever the category sizes.
+
+    Args:
+        query_codes, db_codes: (Nq, Q) and (Ndb, Q) bool/0-1 codes.
+        query_labels, db_labels: category labels (relevant = equal labels).
+        radius: the Hamming radius, an int >= 0.
+        exclude_self: the queries ARE the database (same order); item i does not retrieve itself.
+    Returns:
+        ``{"per_query": {"P", "R", "F1", "retrieved"}, "macro": {...}, "radius": r}`` (floats;
+        ``retrieved`` is the mean number of retrieved items).
+    Raises:
+        HashError/HNNError: as :func:`retrieval_metrics`.
+    """
+    dist = hamming_matrix(query_codes, db_codes)
+    qid, dbid, categories = _label_ids(list(query_labels), list(db_labels))
+    relevant = qid[:, None] == dbid[None, :]
+    inside = dist <= int(radius)
+    if exclude_self:
+        np.fill_diagonal(inside, False)
+        np.fill_diagonal(relevant, False)
+    hits = (inside & relevant).sum(axis=1)
+    ret = inside.sum(axis=1)
+    n_rel = relevant.sum(axis=1)
+    p = np.where(ret > 0, hits / np.maximum(ret, 1), 0.0)
+    r = np.where(n_rel > 0, hits / np.maximum(n_rel, 1), 0.0)
+    f1 = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0)
+    values = {"P": p, "R": r, "F1": f1, "retrieved": ret.astype(float)}
+    macro = {
+        name: float(np.mean([v[qid == c].mean() for c in range(len(categories)) if (qid == c).any()]))
+        for name, v in values.items()
+    }
+    return {"per_query": {k: float(v.mean()) for k, v in values.items()}, "macro": macro, "radius": int(radius)}
+
+
+def choose_radius(db_codes: Any, db_labels: Sequence[Hashable]) -> int:
+    """The Hamming radius with the best mean per-query F1 on the database itself (leave-one-out).
+
+    Chosen on the training codes only, never on the test queries. Ties go to the smaller radius.
+
+    Returns:
+        int in 0..Q.
+    """
+    codes = np.asarray(db_codes)
+    best, best_f1 = 0, -1.0
+    for radius in range(codes.shape[1] + 1):
+        f1 = radius_metrics(codes, db_labels, codes, db_labels, radius, exclude_self=True)["per_query"]["F1"]
+        if f1 > best_f1 + 1e-12:
+            best, best_f1 = radius, f1
+    return best
+
+
+def topk_ceiling(query_labels: Sequence[Hashable], db_labels: Sequence[Hashable], k: int) -> dict[str, dict[str, float]]:
+    """P@k, R@k, F1@k of a perfect ranking (every relevant item first): the protocol's ceiling.
+
+    With G relevant database items, a perfect ranking gets P@k = min(k, G)/k and
+    R@k = min(k, G)/G, so top-k figures are capped by the category sizes.
+
+    Returns:
+        ``{"per_query": {"P", "R", "F1"}, "macro": {...}}``.
+    """
+    qid, dbid, categories = _label_ids(list(query_labels), list(db_labels))
+    g = np.array([(dbid == q).sum() for q in qid], dtype=float)
+    p = np.minimum(k, g) / k
+    r = np.where(g > 0, np.minimum(k, g) / np.maximum(g, 1), 0.0)
+    f1 = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0)
+    values = {"P": p, "R": r, "F1": f1}
+    return {
+        "per_query": {n: float(v.mean()) for n, v in values.items()},
+        "macro": {n: float(np.mean([v[qid == c].mean() for c in range(len(categories))])) for n, v in values.items()},
+    }
