@@ -11,7 +11,7 @@ BITS ?= 64
 VARIANT ?= merged
 EPOCHS ?= 200
 
-.PHONY: venv train test test-all bench clean-cache
+.PHONY: venv train figures test test-all bench clean-cache
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,17 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-## Build the zoo, train HNN-Net (Q=64, merged data), save the shipped hasher, print Table 2.
+SEEDS ?= 3
+
+## Build the zoo, run the paper's Table 2 grid (3 methods x Q x raw/merged x seeds, plus
+## leave-one-model-out) and print it; then train and save the shipped hasher.
 train: $(STAMP)
-	$(HNN) train --bits $(BITS) --variant $(VARIANT) --epochs $(EPOCHS) --results results
+	$(HNN) grid --seeds $(SEEDS) --epochs $(EPOCHS) --results results
+	$(HNN) train --bits $(BITS) --variant $(VARIANT) --epochs $(EPOCHS) --results results/hasher
+
+## Figures 5-7, a Hamming heatmap and an embedding projection (PNG files in results/).
+figures: $(STAMP)
+	$(HNN) figures --results results --seeds $(SEEDS) --epochs $(EPOCHS)
 
 ## The default test suite (slow tests deselected).
 test: $(STAMP)

@@ -113,11 +113,15 @@ def compare_cmd(a, b, bits, hasher_dir, trust, as_json):
 @click.option("--ged-cap", type=float, default=None, help="R, the cap of GED targets (default: the config's).")
 @click.option("--output", type=click.Path(file_okay=False), default=None,
               help="Where to save the hasher (default: the package's shipped hasher of Q bits).")
-@click.option("--results", type=click.Path(file_okay=False), default="results", show_default=True,
-              help="Folder for table2.json and table2.md.")
+@click.option("--results", type=click.Path(file_okay=False), default="results/hasher", show_default=True,
+              help="Folder for evaluation.json and evaluation.md.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_cmd(bits, variant, epochs, seed, ged_cap, output, results, quiet):
-    """Build the zoo, train HNN-Net and print the retrieval table (paper 4, Table 2)."""
+    """Build the zoo, train one HNN-Net hasher, save it and print its retrieval figures (paper 4).
+
+    The saved hasher is what `hnn hash` uses (default: the package's shipped hasher of Q
+    bits). The paper's whole Table 2 grid is `hnn grid`.
+    """
     from hnn_tf.experiment import run_experiment, write_table
     from hnn_tf.hasher import shipped_hasher_dir
 
@@ -128,7 +132,7 @@ def train_cmd(bits, variant, epochs, seed, ged_cap, output, results, quiet):
     result.hasher.save(target)
     folder, md = write_table(result, results, variant, bits)
     click.echo(md)
-    click.echo(f"hasher {result.hasher.version} saved to {target}; tables in {folder}/table2.md and table2.json")
+    click.echo(f"hasher {result.hasher.version} saved to {target}; figures in {folder}/evaluation.md and evaluation.json")
 
 
 @main.command("evaluate")
@@ -156,6 +160,8 @@ def evaluate_cmd(bits, hasher_dir, as_json):
     click.echo(f"hasher {hasher.version}")
     click.echo(format_table(metrics, paper={"paper HNN-Net": paper} if paper else None))
 
+
+import hnn_tf.cli_experiments  # noqa: E402,F401  (registers `hnn grid` and `hnn figures`)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -119,7 +119,11 @@ def evaluate_hasher(hasher, train, test, metric_fn=None) -> dict:
 
 
 def write_table(result: ExperimentResult, out_dir: str | Path, variant: str, bits: int) -> tuple[Path, str]:
-    """Write ``table2.json`` and ``table2.md`` into ``out_dir``; return (folder, Markdown text)."""
+    """Write ``evaluation.json`` and ``evaluation.md`` (one trained hasher's retrieval figures).
+
+    The paper's whole Table 2 is ``hnn grid``'s job; this is the single run that
+    ``hnn train`` makes. Returns (folder, Markdown text).
+    """
     from hnn_tf.evaluate import format_table
 
     out = Path(out_dir)
@@ -137,15 +141,15 @@ def write_table(result: ExperimentResult, out_dir: str | Path, variant: str, bit
         "paper": paper,
         "paper_closest": closest,
     }
-    (out / "table2.json").write_text(json.dumps(payload, indent=1))
-    title = f"# HNN-Net, Q = {bits} bits, {variant} data (paper Table 2)\n\n"
+    (out / "evaluation.json").write_text(json.dumps(payload, indent=1))
+    title = f"# HNN-Net hasher {result.hasher.version}: Q = {bits} bits, {variant} data\n\n"
     table = format_table(result.metrics, paper={f"paper HNN-Net {variant} {bits} bits": paper} if paper else None)
     md = title + table + "\n"
     if closest:
         md += (f"\nThe paper's figures (P {paper['P']}, R {paper['R']}, F1 {paper['F1']}) are closest to our "
                f"**{closest['average']}** averages at **k = {closest['k']}** (mean absolute difference "
                f"{closest['distance']:.3f}); the paper does not state its k or its averaging.\n")
-    (out / "table2.md").write_text(md)
+    (out / "evaluation.md").write_text(md)
     return out, md
 
 
