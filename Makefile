@@ -45,6 +45,7 @@ test-all: $(STAMP)
 ## Benchmarks: print timing figures.
 bench: $(STAMP)
 	$(PY) bench/pipeline.py
+	$(PY) bench/search.py
 
 clean-cache:
 	rm -rf $${HNN_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/hnn}

@@ -161,6 +161,7 @@ def evaluate_cmd(bits, hasher_dir, as_json):
     click.echo(format_table(metrics, paper={"paper HNN-Net": paper} if paper else None))
 
 
+import hnn_tf.cli_index  # noqa: E402,F401  (registers `hnn index`, `hnn search`, `hnn check`)
 import hnn_tf.cli_experiments  # noqa: E402,F401  (registers `hnn grid` and `hnn figures`)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,322 @@
+"""The registry commands of ``hnn`` (paper Figure 1): ``hnn index ...``, ``hnn search``, ``hnn check``.
+
+They are attached to the ``hnn`` group of :mod:`hnn_tf.cli`, which turns every
+:class:`~hnn_tf.errors.HNNError` into one line on stderr and exit status 2. ``hnn check``
+exits 0 when the upload is clean and 1 when it is suspect.
+
+The registry is ``--db PATH``, else ``$HNN_DB``, else ``registry.sqlite`` in the user's data
+folder (:func:`hnn_tf.index.default_db_path`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from hnn_tf.cli import main
+from hnn_tf.errors import HNNError
+
+__all__ = ["index_group", "search_cmd", "check_cmd"]
+
+_db = click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
+                   help="The registry file (default: $HNN_DB, else registry.sqlite in the user's data folder).")
+_bits = click.option("--bits", "-q", type=int, default=None, help="Code length Q (default: 64, or the --hasher's).")
+_hasher = click.option("--hasher", "hasher_dir", type=click.Path(file_okay=False), default=None,
+                       help="A hasher folder written by `hnn train` (default: the shipped one).")
+_trust = click.option("--trust", is_flag=True, help="Allow unpickling a PyTorch file (runs code from it).")
+_engine = click.option("--engine", type=click.Choice(["auto", "faiss", "numpy"]), default="auto", show_default=True,
+                       help="Search engine: faiss IndexBinaryFlat, or the numpy scan (same answers).")
+_json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _registry(db, bits=None, hasher_dir=None, engine="auto", create=False):
+    from hnn_tf.index import Registry
+
+    return Registry(db, bits=bits, hasher_dir=hasher_dir, engine=engine, create=create)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"hnn: warning: {message}", err=True)
+
+
+def _si(n: int) -> str:
+    """A count in short form: 11.7M, 3.6G, 950."""
+    for unit, div in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(n)
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([line(header), *(line(r) for r in rows)])
+
+
+def _match_rows(matches, threshold=None):
+    rows = []
+    for rank, m in enumerate(matches, 1):
+        e = m.entry
+        mark = "*" if threshold is not None and m.distance <= threshold else ""
+        if m.same_file:
+            mark += "="
+        rows.append([str(rank), f"{m.distance}{mark}", e.name, e.label or "-", e.framework, str(e.nodes),
+                     _si(e.flops), _si(e.params), e.source])
+    return _table(["rank", "dist", "name", "label", "framework", "nodes", "FLOPs", "params", "source"], rows,
+                  right={0, 1, 5, 6, 7})
+
+
+def _query_line(result) -> str:
+    where = result.source or ("<model object>" if result.report is not None else "<code>")
+    return f"query {result.query}  {where}  ({result.query.hasher_version})"
+
+
+# -- hnn index ------------------------------------------------------------------------------
+
+
+@main.group("index")
+def index_group() -> None:
+    """The registry of known models (paper Figure 1): add, list, remove, export, import.
+
+    An entry holds name, label, framework, source, sha256 of the source file, bits, hash,
+    hasher version, nodes, FLOPs (2 x multiply-adds), params and the time added. The same
+    file is never stored twice for one hasher.
+    """
+
+
+@index_group.command("add")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--from-zoo", is_flag=True, help="Also register the paper's 22 torchvision zoo models.")
+@click.option("--label", default=None, help="Label of the new entries, e.g. the owner (zoo default: the category).")
+@click.option("--name", default=None, help="Name of the entry (one PATH only; default: the file's stem).")
+@click.option("--framework", default=None, help="Force a converter (pytorch, keras, onnx).")
+@_db
+@_bits
+@_hasher
+@_trust
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_json
+def index_add_cmd(paths, from_zoo, label, name, framework, db, bits, hasher_dir, trust, quiet, as_json):
+    """Hash model files and store them in the registry (one transaction each).
+
+    A file already stored (same sha256 and hasher version) is skipped. The first file that
+    cannot be read stops the command with exit status 2; the files before it stay stored.
+    """
+    if not paths and not from_zoo:
+        raise click.UsageError("give model files, --from-zoo, or both")
+    if name is not None and (len(paths) != 1 or from_zoo):
+        raise click.UsageError("--name needs exactly one PATH")
+    options = {"trust_pickle": True} if trust else {}
+    with _registry(db, bits, hasher_dir, create=True) as reg:
+        results = []
+        if paths:
+            if name is not None:
+                from hnn_tf.index import AddResult, DuplicateError
+
+                try:
+                    entry = reg.add(paths[0], name=name, label=label, framework=framework, **options)
+                    results.append(AddResult(paths[0], entry, True))
+                except DuplicateError as exc:
+                    results.append(AddResult(paths[0], exc.existing, False))
+            else:
+                results += reg.add_many(paths, label=label, framework=framework, progress=not quiet, **options)
+        if from_zoo:
+            results += reg.add_zoo(label=label, progress=not quiet)
+        for r in results:
+            if as_json:
+                click.echo(json.dumps({"added": r.added, **r.entry.to_dict()}))
+            elif r.added:
+                click.echo(f"added    {r.entry.hash}  {r.entry.name}  ({r.source})")
+            else:
+                click.echo(f"skipped  {r.entry.hash}  {r.source}: already registered as {r.entry.name!r}")
+        if not as_json:
+            n = sum(r.added for r in results)
+            click.echo(f"{n} added, {len(results) - n} skipped; {reg.path} holds {len(reg)} models", err=True)
+
+
+@index_group.command("list")
+@_db
+@_json
+def index_list_cmd(db, as_json):
+    """List the stored models in the order they were added (FLOPs: 2 x multiply-adds)."""
+    with _registry(db) as reg:
+        entries = reg.entries()
+        if as_json:
+            click.echo(json.dumps([e.to_dict() for e in entries], indent=1))
+            return
+        if not entries:
+            click.echo(f"no models in {reg.path}", err=True)
+            return
+        rows = [[str(e.id), e.name, e.label or "-", e.framework, str(e.bits), str(e.hash), e.hasher_version,
+                 str(e.nodes), _si(e.flops), _si(e.params), e.added_at] for e in entries]
+        click.echo(_table(["id", "name", "label", "framework", "bits", "hash", "hasher", "nodes", "FLOPs", "params",
+                           "added"], rows, right={0, 4, 7, 8, 9}))
+
+
+@index_group.command("remove")
+@click.argument("name")
+@click.option("--hasher-version", default=None, help="Only the entry of this hasher version (default: all).")
+@_db
+def index_remove_cmd(name, hasher_version, db):
+    """Remove the model(s) called NAME (one transaction)."""
+    with _registry(db) as reg:
+        gone = reg.remove(name, hasher_version)
+        for e in gone:
+            click.echo(f"removed  {e.hash}  {e.name}  (id {e.id}, {e.hasher_version})")
+
+
+@index_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@_db
+def index_export_cmd(file, db):
+    """Write every entry to FILE as JSON lines ('-': standard output)."""
+    with _registry(db) as reg:
+        n = reg.export_jsonl(sys.stdout if file == "-" else file)
+        click.echo(f"exported {n} models from {reg.path} to {file}", err=True)
+
+
+@index_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@_db
+def index_import_cmd(file, db):
+    """Store the entries of a JSON-lines export (one transaction; files already stored are skipped).
+
+    A bad line or a name taken by another model stores nothing.
+    """
+    if file != "-" and not Path(file).exists():
+        raise HNNError("no such file", file)
+    with _registry(db, create=True) as reg:
+        added, skipped = reg.import_jsonl(sys.stdin if file == "-" else file)
+        click.echo(f"imported {added} models ({skipped} already stored) into {reg.path}")
+
+
+@index_group.command("calibrate")
+@_bits
+@_hasher
+@click.option("--dry-run", is_flag=True, help="Print the result without saving it.")
+@click.option("--quiet", is_flag=True, help="No progress.")
+@_json
+def index_calibrate_cmd(bits, hasher_dir, dry_run, quiet, as_json):
+    """Derive the default `hnn check` threshold of the installed hasher from the zoo.
+
+    Pairs of zoo codes (22 models, original + 10 augmented copies each) are positive when
+    both models are in the same category; the threshold with the best pair F1 is kept (ties:
+    their median) and saved per hasher version (see hnn_tf/index/threshold.py).
+    """
+    from hnn_tf.index.threshold import calibrate, save_calibration
+
+    log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    record = calibrate(bits, hasher_dir, progress=not quiet, log=log)
+    saved = None if dry_run else save_calibration(record, hasher_dir)
+    if as_json:
+        click.echo(json.dumps({**record, "saved_to": str(saved) if saved else None}))
+        return
+    h = record["held_out"]
+    lo, hi = record["best_f1_thresholds"]
+    click.echo(f"threshold {record['threshold']} bits for {record['hasher_version']}: best pair F1 "
+               f"{record['f1']:.3f} (reached for T in {lo}..{hi}), precision {record['precision']:.3f}, "
+               f"recall {record['recall']:.3f} over {record['pairs']} pairs ({record['positive_pairs']} positive); "
+               f"held-out test-vs-train pairs: precision {h['precision']:.3f}, recall {h['recall']:.3f}, "
+               f"F1 {h['f1']:.3f}")
+    click.echo(f"saved to {saved}" if saved else "not saved (--dry-run)")
+
+
+# -- hnn search / hnn check -------------------------------------------------------------------
+
+
+def _query_arg(path, hex_code, hasher_version):
+    if (path is None) == (hex_code is None):
+        raise click.UsageError("give a model file or --hex CODE (one of them)")
+    if hex_code is not None:
+        from hnn_tf.hashing import ModelHash
+
+        return ModelHash.from_hex(hex_code, hasher_version=hasher_version), {}
+    if not Path(path).exists():
+        raise HNNError("no such file", path)
+    return path, {}
+
+
+@main.command("search")
+@click.argument("path", required=False, type=click.Path())
+@click.option("--hex", "hex_code", default=None, help="Query by a code (Q/4 hex digits) instead of a model file.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=None, help="At most K matches (default 10; no limit with --radius).")
+@click.option("--radius", type=click.IntRange(min=0), default=None, help="Only matches at Hamming distance <= R.")
+@click.option("--hasher-version", default=None, help="The hasher version of a --hex code (default: the installed hasher's).")
+@_db
+@_bits
+@_hasher
+@_trust
+@_engine
+@_json
+def search_cmd(path, hex_code, k, radius, hasher_version, db, bits, hasher_dir, trust, engine, as_json):
+    """The known models nearest to a model file (or a --hex code), by Hamming distance.
+
+    Ties are listed in the order the models were added. A '=' after the distance marks a
+    byte-identical file (same sha256).
+    """
+    query, _ = _query_arg(path, hex_code, hasher_version)
+    if k is None and radius is None:
+        k = 10
+    options = {"trust_pickle": True} if trust else {}
+    with _registry(db, bits, hasher_dir, engine) as reg:
+        result = reg.search(query, k=k, radius=radius, **options)
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+        return
+    click.echo(_query_line(result))
+    if not result.matches:
+        click.echo(f"no known model within distance {radius}")
+        return
+    click.echo(_match_rows(result.matches))
+
+
+@main.command("check")
+@click.argument("path", required=False, type=click.Path())
+@click.option("--hex", "hex_code", default=None, help="Check a code (Q/4 hex digits) instead of a model file.")
+@click.option("--threshold", "-t", type=click.IntRange(min=0), default=None,
+              help="Suspect when a known model is within T bits (default: calibrated on the zoo, best F1).")
+@click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Nearest known models to report.")
+@click.option("--hasher-version", default=None, help="The hasher version of a --hex code (default: the installed hasher's).")
+@_db
+@_bits
+@_hasher
+@_trust
+@_engine
+@_json
+@click.pass_context
+def check_cmd(ctx, path, hex_code, threshold, k, hasher_version, db, bits, hasher_dir, trust, engine, as_json):
+    """Paper Figure 1: is an uploaded model close to a known one? Exit 0 clean, 1 suspect, 2 error.
+
+    The upload is hashed and compared with the registry; it is suspect when a known model is
+    at Hamming distance <= the threshold. The report names the nearest known models ('*':
+    within the threshold, '=': byte-identical file).
+    """
+    query, _ = _query_arg(path, hex_code, hasher_version)
+    options = {"trust_pickle": True} if trust else {}
+    with _registry(db, bits, hasher_dir, engine) as reg:
+        result = reg.check(query, threshold=threshold, k=k, **options)
+    if result.threshold.warning:
+        _warn(result.threshold.warning)
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+        ctx.exit(result.exit_code)
+    t = result.threshold
+    how = {"calibrated": "calibrated on the zoo", "fallback": f"calibrated for {t.calibrated_for}",
+           "user": "given"}[t.source]
+    where = result.source or "<code>"
+    nearest = result.matches[0]
+    if result.suspect:
+        click.echo(f"SUSPECT  {where}: {result.within} known model(s) within {t.value} bits "
+                   f"(threshold {t.value}, {how}); nearest {nearest.entry.name!r} at distance {nearest.distance}")
+    else:
+        click.echo(f"clean    {where}: nearest known model {nearest.entry.name!r} at distance {nearest.distance} "
+                   f"> threshold {t.value} ({how})")
+    click.echo(_query_line(result))
+    click.echo(_match_rows(result.matches, t.value))
+    ctx.exit(result.exit_code)

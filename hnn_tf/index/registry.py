@@ -1,0 +1,668 @@
+"""The registry of known models and the piracy check of paper Figure 1.
+
+A platform keeps the codes of its known models (:class:`Registry`, stored by
+:mod:`hnn_tf.index.store`). An uploaded model is hashed and compared with them by exact
+Hamming search (:mod:`hnn_tf.index.engine`); a known model within the threshold
+(:mod:`hnn_tf.index.threshold`) flags the upload as suspect for a further check.
+
+The Python API mirrors the ``hnn index`` / ``hnn search`` / ``hnn check`` commands::
+
+    from hnn_tf.index import Registry
+    with Registry("models.sqlite") as reg:
+        reg.add("resnet18.onnx", label="vendor-x")
+        reg.search("upload.onnx", k=5)           # SearchResult, nearest first
+        reg.check("upload.onnx").suspect         # True when a known model is within the threshold
+
+What ``sha256`` means: for a file, the sha256 of its bytes; for a model object (an
+``nn.Module``, a Keras model, an ``onnx.ModelProto``), the sha256 of its ONNX export
+serialised deterministically (``ModelProto.SerializeToString(deterministic=True)``), so the
+same object state and library versions give the same value. The zoo models are built with
+``torch.manual_seed(0)`` for that reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from hnn_tf.errors import HashError, HNNError
+from hnn_tf.hashing import ModelHash, ModelReport
+from hnn_tf.index.engine import HammingIndex, resolve_engine
+from hnn_tf.index.store import DuplicateError, Entry, RegistryError, Store, default_db_path
+from hnn_tf.index.threshold import ThresholdChoice, threshold_for
+
+__all__ = ["AddResult", "CheckResult", "Match", "Registry", "SearchResult", "installed_hasher"]
+
+#: Neighbours ``hnn check`` reports by default.
+CHECK_K = 5
+
+
+def installed_hasher(bits: int | None = 64, hasher_dir: str | os.PathLike | None = None) -> tuple[int, str]:
+    """Q and version of a hasher, read from its ``config.json`` (TensorFlow is not loaded).
+
+    Args:
+        bits: Q of the shipped hasher (default 64), or the Q the folder's hasher must have.
+        hasher_dir: a hasher folder written by ``hnn train`` (default: the shipped one).
+    Returns:
+        (bits, version).
+    Raises:
+        HNNError: no such hasher, an unreadable config, or a Q other than ``bits``.
+    """
+    from hnn_tf.hasher import shipped_hasher_dir
+
+    folder = Path(hasher_dir) if hasher_dir else shipped_hasher_dir(64 if bits is None else int(bits))
+    cfg = folder / "config.json"
+    if not cfg.exists():
+        if hasher_dir:
+            raise HNNError("no trained hasher here (config.json and weights.h5 expected)", str(folder))
+        raise HNNError(f"no {bits}-bit hasher is installed; train one with `hnn train --bits {bits}`")
+    try:
+        meta = json.loads(cfg.read_text())
+        q = int(meta["config"]["bits"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise HNNError(f"unreadable hasher config ({exc})", str(cfg)) from None
+    if bits is not None and q != int(bits):
+        raise HNNError(f"the hasher here makes {q}-bit codes, not {bits}", str(folder))
+    version = meta.get("version")
+    if not version:  # an old folder without the version: load the network to derive it
+        from hnn_tf.hashing import load_hasher
+
+        version = load_hasher(q, str(hasher_dir) if hasher_dir else None).version
+    return q, str(version)
+
+
+def _file_sha256(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError as exc:
+        raise HNNError(f"cannot read the file ({exc.strerror or exc})", str(path)) from None
+
+
+@dataclass(frozen=True)
+class Match:
+    """One known model found by a search.
+
+    Attributes:
+        distance: Hamming distance to the query's code (0..Q).
+        entry: the stored :class:`~hnn_tf.index.store.Entry`.
+        same_file: True when the entry's sha256 equals the query's (a byte-identical copy).
+    """
+
+    distance: int
+    entry: Entry
+    same_file: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``distance``, ``same_file`` and the entry's fields."""
+        return {"distance": self.distance, "same_file": self.same_file, **self.entry.to_dict()}
+
+
+@dataclass(frozen=True)
+class _Query:
+    hash: ModelHash
+    source: str | None = None
+    sha256: str | None = None
+    report: ModelReport | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.source, "sha256": self.sha256}
+        if self.report is not None:
+            out.update(self.report.to_dict())
+        else:
+            out.update({"bits": self.hash.bits, "hash": str(self.hash)})
+        out["hasher_version"] = self.hash.hasher_version
+        return out
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The answer of :meth:`Registry.search`: the query's code and the matches, nearest first.
+
+    Iterating, ``len`` and indexing go over :attr:`matches`.
+
+    Attributes:
+        query: the query's code (a :class:`ModelHash` tagged with the version it was compared under).
+        source: the query's path (``None`` for an object or a code).
+        sha256: the query's sha256 (``None`` for a code).
+        report: graph facts of the query model (``None`` for a code).
+        matches: list of :class:`Match`, increasing distance, ties by insertion order.
+        k, radius: the limits the search ran with.
+    """
+
+    query: ModelHash
+    source: str | None
+    sha256: str | None
+    report: ModelReport | None
+    matches: list[Match]
+    k: int | None
+    radius: int | None
+
+    def __iter__(self):
+        return iter(self.matches)
+
+    def __len__(self) -> int:
+        return len(self.matches)
+
+    def __getitem__(self, i):
+        return self.matches[i]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``query`` (source, sha256, hash, bits, hasher_version, graph facts), ``k``, ``radius``, ``matches``."""
+        q = _Query(self.query, self.source, self.sha256, self.report)
+        return {"query": q.to_dict(), "k": self.k, "radius": self.radius, "matches": [m.to_dict() for m in self.matches]}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of :meth:`Registry.check` (paper Figure 1): is the upload close to a known model?
+
+    Attributes:
+        query, source, sha256, report: as in :class:`SearchResult`.
+        threshold: the :class:`~hnn_tf.index.threshold.ThresholdChoice` used (value in bits).
+        suspect: True when some known model is at distance <= ``threshold.value``.
+        within: how many known models are at distance <= ``threshold.value``.
+        matches: the nearest known models (at most ``k``), nearest first.
+    """
+
+    query: ModelHash
+    source: str | None
+    sha256: str | None
+    report: ModelReport | None
+    threshold: ThresholdChoice
+    suspect: bool
+    within: int
+    matches: list[Match]
+
+    @property
+    def verdict(self) -> str:
+        """``"suspect"`` or ``"clean"``."""
+        return "suspect" if self.suspect else "clean"
+
+    @property
+    def exit_code(self) -> int:
+        """The ``hnn check`` exit status: 1 suspect, 0 clean."""
+        return 1 if self.suspect else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: verdict, suspect, threshold (value, source, calibrated_for, warning), within, query, matches."""
+        q = _Query(self.query, self.source, self.sha256, self.report)
+        t = self.threshold
+        return {
+            "verdict": self.verdict,
+            "suspect": self.suspect,
+            "threshold": t.value,
+            "threshold_source": t.source,
+            "threshold_calibrated_for": t.calibrated_for,
+            "threshold_warning": t.warning,
+            "within_threshold": self.within,
+            "query": q.to_dict(),
+            "matches": [m.to_dict() for m in self.matches],
+        }
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What :meth:`Registry.add_many` did with one model.
+
+    Attributes:
+        source: the path (or ``torchvision:<name>``) as given.
+        entry: the stored entry, or the one already stored for a skipped duplicate.
+        added: False when the model was already stored (same sha256 and hasher version).
+    """
+
+    source: str
+    entry: Entry
+    added: bool
+
+
+class Registry:
+    """A registry of known models: add, list, remove, export/import, search and check.
+
+    Args:
+        path: the SQLite file (default :func:`~hnn_tf.index.store.default_db_path`: ``$HNN_DB``
+            or the user's data folder).
+        bits: Q of the hasher used to hash new models and queries (default 64, or the
+            ``hasher_dir``'s).
+        hasher_dir: a hasher folder written by ``hnn train`` (default: the shipped one).
+        engine: search engine, ``"auto"`` (faiss when installed), ``"faiss"`` or ``"numpy"``.
+        create: create the file when missing (``False``: a missing file is an error).
+
+    The in-memory index of each (bits, hasher version) is built on the first query and kept
+    between queries until the database changes (this process's writes, or another process's
+    commits seen through SQLite's ``data_version``).
+
+    Raises:
+        RegistryError: the file is missing (``create=False``), corrupt, or not a registry.
+        HNNError: an unknown engine.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, bits: int | None = None,
+                 hasher_dir: str | os.PathLike | None = None, engine: str = "auto", create: bool = True):
+        self.engine = resolve_engine(engine)
+        self.path = Path(path).expanduser() if path else default_db_path()
+        self.hasher_dir = str(hasher_dir) if hasher_dir else None
+        self._bits_arg = bits
+        self._hasher: tuple[int, str] | None = None
+        self._cache: dict[tuple[int, str], tuple[tuple[int, int], HammingIndex]] = {}
+        self._writes = 0
+        self.store = Store(self.path, create=create)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.store.close()
+
+    def __len__(self) -> int:
+        return self.store.count()
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.path)!r}, engine={self.engine!r})"
+
+    @property
+    def bits(self) -> int:
+        """Q of the hasher this registry hashes with."""
+        return self._installed()[0]
+
+    @property
+    def hasher_version(self) -> str:
+        """Version of the hasher this registry hashes with (read from its config, no TensorFlow)."""
+        return self._installed()[1]
+
+    def _installed(self) -> tuple[int, str]:
+        if self._hasher is None:
+            bits = self._bits_arg if (self._bits_arg is not None or self.hasher_dir) else 64
+            self._hasher = installed_hasher(bits, self.hasher_dir)
+        return self._hasher
+
+    def _changed(self) -> None:
+        self._writes += 1
+
+    def _analyse(self, model_or_path: Any, framework: str | None, options: dict, sha: str | None = None) -> _Query:
+        """Hash a model or file; also its sha256 (file bytes, or ONNX export bytes for an object)."""
+        from hnn_tf.hashing import analyse_model
+
+        bits, _ = self._installed()
+        if isinstance(model_or_path, (str, os.PathLike)):
+            p = Path(model_or_path)
+            if not p.exists():
+                raise HNNError("no such file", str(p))
+            if p.is_dir():
+                raise HNNError("is a folder; expected a model file", str(p))
+            sha = sha or _file_sha256(p)
+            report = analyse_model(str(p), bits=bits, hasher_dir=self.hasher_dir, framework=framework, **options)
+            return _Query(report.hash, str(p), sha, report)
+        from converters import detect_framework, get_converter, to_onnx
+
+        fw = get_converter(framework).name if framework else detect_framework(model_or_path)
+        proto = to_onnx(model_or_path, framework=fw, **options)
+        try:
+            data = proto.SerializeToString(deterministic=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. a protobuf over 2 GiB
+            raise HNNError(f"cannot serialise the ONNX export of the {type(model_or_path).__name__} "
+                           f"to compute its sha256 ({exc})") from None
+        report = analyse_model(proto, bits=bits, hasher_dir=self.hasher_dir, framework="onnx")
+        report = dataclasses.replace(report, framework=fw)
+        return _Query(report.hash, None, hashlib.sha256(data).hexdigest(), report)
+
+    # -- adding ---------------------------------------------------------------------------
+
+    def add(self, model_or_path: Any, *, name: str | None = None, label: str | None = None,
+            framework: str | None = None, source: str | None = None, on_duplicate: str = "error",
+            **options: Any) -> Entry:
+        """Hash a model and store it (one transaction).
+
+        Args:
+            model_or_path: a model file, or a model object (``nn.Module``, Keras model,
+                ``onnx.ModelProto``; see :func:`converters.to_onnx`).
+            name: unique per hasher version (default: the file's stem, or the object's class name).
+            label: free text, e.g. the owner.
+            framework: force a converter (default: detected).
+            source: what to record as the source (default: the path as given, or
+                ``"<object ClassName>"`` for an object).
+            on_duplicate: ``"error"`` raises :class:`DuplicateError` when the same file (sha256)
+                is stored for this hasher version; ``"skip"`` returns the stored entry instead.
+            **options: converter options (``input_shape``, ``trust_pickle``...).
+        Returns:
+            the stored :class:`Entry` (with its id), or the existing one for a skipped duplicate.
+        Raises:
+            DuplicateError: see ``on_duplicate``.
+            RegistryError: the name is taken by another model of this hasher version; database errors.
+            HNNError: a missing, unreadable, corrupt or unsupported model; no hasher installed.
+        """
+        return self._add(model_or_path, name, label, framework, source, on_duplicate, options).entry
+
+    def _add(self, model_or_path, name, label, framework, source, on_duplicate, options) -> AddResult:
+        bits, version = self._installed()
+        is_path = isinstance(model_or_path, (str, os.PathLike))
+        shown = str(model_or_path) if is_path else (source or f"<object {type(model_or_path).__name__}>")
+        sha = None
+        if is_path and Path(model_or_path).is_file():  # skip the slow hashing of a known file
+            sha = _file_sha256(Path(model_or_path))
+            existing = self.store.find_sha(sha, version)
+            if existing is not None:
+                if on_duplicate == "skip":
+                    return AddResult(shown, existing, False)
+                raise DuplicateError(f"{shown}: already registered as {existing.name!r} (id {existing.id}, "
+                                     "same sha256 and hasher version)", str(self.path), existing)
+        q = self._analyse(model_or_path, framework, options, sha)
+        default_name = Path(model_or_path).stem if is_path else type(model_or_path).__name__
+        entry = Entry(None, name or default_name, label, q.report.framework, source or shown, q.sha256, q.hash,
+                      q.report.nodes, q.report.edges, q.report.flops, q.report.params, "")
+        (stored, added), = self.store.insert([entry], on_duplicate=on_duplicate)
+        if added:
+            self._changed()
+        return AddResult(shown, stored, added)
+
+    def add_many(self, paths: Iterable[Any], *, label: str | None = None, framework: str | None = None,
+                 on_duplicate: str = "skip", progress: bool = True, **options: Any) -> list[AddResult]:
+        """Hash and store several models, one transaction each, with a progress bar.
+
+        Stops at the first model that cannot be read (the error propagates); the models
+        stored before it stay stored.
+
+        Args:
+            paths: model files (or objects; their names are their class names).
+            label: label of every new entry.
+            framework: force a converter.
+            on_duplicate: ``"skip"`` (default) or ``"error"``, as in :meth:`add`.
+            progress: show a tqdm bar on stderr.
+            **options: converter options.
+        Returns:
+            one :class:`AddResult` per model, in order.
+        Raises:
+            as :meth:`add`.
+        """
+        from tqdm import tqdm
+
+        items = list(paths)
+        out = []
+        with tqdm(items, desc="hashing", unit="model", disable=not progress or None, file=sys.stderr) as bar:
+            for item in bar:
+                if isinstance(item, (str, os.PathLike)):
+                    bar.set_postfix_str(Path(item).name)
+                out.append(self._add(item, None, label, framework, None, on_duplicate, options))
+        return out
+
+    def add_zoo(self, *, label: str | None = None, progress: bool = True, models: Sequence[Any] | None = None
+                ) -> list[AddResult]:
+        """Register the paper's zoo models (Table 1: ``zoo.models.PAPER_ZOO``), skipping those already stored.
+
+        Each model is built by ``zoo.models.build_torch_model`` with ``torch.manual_seed(0)``
+        (the global RNG state is restored afterwards), exported with its trigger input shape and
+        stored under its torchvision name with source ``torchvision:<name>``; sha256 is that of
+        its ONNX export.
+
+        Args:
+            label: label of the entries (default: the model's Table 1 category).
+            progress: show a tqdm bar on stderr.
+            models: ``zoo.models.ZooModel`` entries (default: all 22).
+        Returns:
+            one :class:`AddResult` per model.
+        Raises:
+            as :meth:`add`.
+        """
+        import torch
+        from tqdm import tqdm
+
+        from zoo.models import PAPER_ZOO, build_torch_model
+
+        _, version = self._installed()
+        out = []
+        with tqdm(list(models or PAPER_ZOO), desc="hashing zoo", unit="model", disable=not progress or None,
+                  file=sys.stderr) as bar:
+            for m in bar:
+                bar.set_postfix_str(m.name)
+                source = f"torchvision:{m.name}"
+                existing = self.store.find_source(source, version)
+                if existing is not None:
+                    out.append(AddResult(source, existing, False))
+                    continue
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(0)
+                    module = build_torch_model(m.name)
+                out.append(self._add(module, m.name, label or m.category, "pytorch", source, "skip",
+                                     {"input_shape": m.input_shape}))
+        return out
+
+    def add_entries(self, entries: Iterable[Entry], on_duplicate: str = "skip") -> list[tuple[Entry, bool]]:
+        """Store precomputed entries (e.g. from an export) in ONE transaction.
+
+        Args:
+            entries: :class:`Entry` records with versioned codes (their ids are ignored).
+            on_duplicate: ``"skip"`` or ``"error"`` for a stored (sha256, hasher version).
+        Returns:
+            per entry: (stored or existing entry, added?).
+        Raises:
+            DuplicateError, RegistryError: as :meth:`Store.insert`; nothing is stored then.
+        """
+        out = self.store.insert(entries, on_duplicate=on_duplicate)
+        if any(added for _, added in out):
+            self._changed()
+        return out
+
+    # -- listing, removing, export/import ---------------------------------------------------
+
+    def entries(self, hasher_version: str | None = None, name: str | None = None) -> list[Entry]:
+        """Stored entries in insertion order (optionally of one hasher version and/or name)."""
+        return self.store.entries(hasher_version, name)
+
+    def remove(self, name: str, hasher_version: str | None = None) -> list[Entry]:
+        """Delete the entries called ``name`` (all hasher versions unless one is given), in one transaction.
+
+        Returns:
+            the deleted entries.
+        Raises:
+            RegistryError: no entry has that name.
+        """
+        gone = self.store.delete_name(name, hasher_version)
+        if not gone:
+            raise RegistryError(f"no model called {name!r} in the registry", str(self.path))
+        self._changed()
+        return gone
+
+    def export_jsonl(self, out: str | os.PathLike | TextIO) -> int:
+        """Write every entry as one JSON object a line (the fields of :meth:`Entry.to_dict`), in insertion order.
+
+        Args:
+            out: a file path (written to a temporary file, then renamed) or an open text stream.
+        Returns:
+            the number of entries written.
+        Raises:
+            HNNError: the file cannot be written.
+        """
+        entries = self.entries()
+        lines = "".join(json.dumps(e.to_dict()) + "\n" for e in entries)
+        if hasattr(out, "write"):
+            out.write(lines)  # type: ignore[union-attr]
+            return len(entries)
+        path = Path(out)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_text(lines)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise HNNError(f"cannot write the export ({exc.strerror or exc})", str(path)) from None
+        return len(entries)
+
+    def import_jsonl(self, source: str | os.PathLike | TextIO) -> tuple[int, int]:
+        """Read an export and store its entries in ONE transaction; stored files are skipped.
+
+        Every line is validated before anything is stored: a bad line, or a name taken by
+        another model, stores nothing.
+
+        Args:
+            source: a JSONL file written by :meth:`export_jsonl` (or an open text stream).
+        Returns:
+            (added, skipped) counts.
+        Raises:
+            RegistryError: an unreadable file, a line that is not a valid entry (the message
+                names the line), or a name conflict.
+        """
+        where = getattr(source, "name", None) if hasattr(source, "read") else str(source)
+        try:
+            text = source.read() if hasattr(source, "read") else Path(source).read_text()  # type: ignore[union-attr]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"cannot read the import file ({getattr(exc, 'strerror', None) or exc})", where) from None
+        entries = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except ValueError as exc:
+                raise RegistryError(f"line {n}: not JSON ({exc.args[0] if exc.args else exc})", where) from None
+            try:
+                entries.append(Entry.from_dict(data, where=f"line {n}"))
+            except RegistryError as exc:
+                raise RegistryError(exc.message, where) from None
+        out = self.add_entries(entries, on_duplicate="skip")
+        added = sum(1 for _, a in out if a)
+        return added, len(out) - added
+
+    # -- search and check --------------------------------------------------------------------
+
+    def _query(self, query: Any, framework: str | None, options: dict) -> _Query:
+        if isinstance(query, ModelHash):
+            return _Query(query)
+        if isinstance(query, Entry):
+            return _Query(query.hash, query.source, query.sha256)
+        return self._analyse(query, framework, options)
+
+    def _kind(self, code: ModelHash) -> tuple[int, str]:
+        """(bits, version) a query code is compared under; an unversioned code takes the installed hasher's."""
+        if code.hasher_version is not None:
+            return code.bits, code.hasher_version
+        try:
+            bits, version = self._installed()
+        except HNNError:
+            bits, version = -1, ""
+        if bits == code.bits:
+            return bits, version
+        kinds = self.store.code_kinds()
+        versions = [v for (b, v) in kinds if b == code.bits]
+        if len(versions) == 1:
+            return code.bits, versions[0]
+        if versions:
+            raise HashError(f"several hashers made the registry's {code.bits}-bit codes ({', '.join(versions)}); "
+                            "name the hasher version of the code")
+        held = ", ".join(sorted({f"{b}-bit" for b, _ in kinds})) or "no codes"
+        raise HashError(f"cannot compare the {code.bits}-bit code {code} with the registry's codes ({held}): "
+                        "codes of another length are never compared")
+
+    def index(self, bits: int | None = None, hasher_version: str | None = None) -> HammingIndex:
+        """The in-memory index of the stored codes of one kind (default: the installed hasher's), cached.
+
+        Raises:
+            RegistryError: the registry holds no code of that kind (the message lists what it holds).
+        """
+        if bits is None or hasher_version is None:
+            bits, hasher_version = self._installed()
+        kind = (int(bits), hasher_version)
+        token = (self.store.data_version(), self._writes)
+        hit = self._cache.get(kind)
+        if hit is not None and hit[0] == token:
+            return hit[1]
+        packed, ids = self.store.load_codes(*kind)
+        if len(ids) == 0:
+            kinds = self.store.code_kinds()
+            if not kinds:
+                raise RegistryError("the registry is empty; add models with `hnn index add`", str(self.path))
+            held = ", ".join(f"{n} codes of {b} bits by {v}" for (b, v), n in sorted(kinds.items()))
+            raise RegistryError(f"the registry holds no {bits}-bit codes of hasher {hasher_version} "
+                                f"(it holds {held}); codes of another hasher or length are never compared: "
+                                "add the models again with this hasher", str(self.path))
+        idx = HammingIndex(packed, ids, kind[0], kind[1], self.engine)
+        self._cache = {kind: (token, idx)} | {k: v for k, v in self._cache.items() if v[0] == token and k != kind}
+        return idx
+
+    def _matches(self, q: _Query, neighbours) -> list[Match] | None:
+        found = self.store.entries_by_id(neighbours.ids.tolist())
+        if len(found) != len(neighbours):
+            return None  # removed meanwhile by another process
+        return [Match(int(d), found[int(i)], q.sha256 is not None and found[int(i)].sha256 == q.sha256)
+                for d, i in zip(neighbours.distances, neighbours.ids)]
+
+    def _run(self, q: _Query, k: int | None, radius: int | None):
+        for attempt in range(3):
+            idx = self.index(*self._kind(q.hash))
+            code = q.hash if q.hash.hasher_version else ModelHash(q.hash.code, idx.hasher_version)
+            nb = idx.search(code, k) if radius is None else idx.within(code, radius, k)
+            matches = self._matches(q, nb)
+            if matches is not None:
+                return dataclasses.replace(q, hash=code), idx, matches
+            self._cache.clear()
+        raise RegistryError("the registry keeps changing under this search; try again", str(self.path))
+
+    def search(self, query: Any, k: int | None = 10, radius: int | None = None, *, framework: str | None = None,
+               **options: Any) -> SearchResult:
+        """The known models nearest to a model or a code (exact Hamming search).
+
+        Args:
+            query: a :class:`ModelHash` (an unversioned one is taken to be of the installed
+                hasher), a model file, or a model object (hashed with this registry's hasher).
+            k: at most this many matches (>= 1); ``None`` with a radius: no limit.
+            radius: only matches at distance <= radius.
+            framework: force the query's converter.
+            **options: converter options for the query.
+        Returns:
+            SearchResult, nearest first, ties by insertion order.
+        Raises:
+            HashError: the query's code is of another length or hasher version than any stored
+                code it could be compared with.
+            RegistryError: the registry holds no code of the query's kind, or is corrupt.
+            HNNError: the query model cannot be read or hashed; k < 1 or radius < 0.
+        """
+        if k is None and radius is None:
+            raise HNNError("give k, a radius, or both")
+        q = self._query(query, framework, options)
+        q, _, matches = self._run(q, k, radius)
+        return SearchResult(q.hash, q.source, q.sha256, q.report, matches, k, radius)
+
+    def threshold(self, hasher_version: str | None = None, bits: int | None = None) -> ThresholdChoice:
+        """The default check threshold for a hasher version (default: the installed hasher), see
+        :func:`~hnn_tf.index.threshold.threshold_for`."""
+        if hasher_version is None or bits is None:
+            bits, hasher_version = self._installed()
+        return threshold_for(bits, hasher_version, self.hasher_dir)
+
+    def check(self, query: Any, threshold: int | None = None, k: int = CHECK_K, *, framework: str | None = None,
+              **options: Any) -> CheckResult:
+        """Paper Figure 1: is the query close to a known model?
+
+        Args:
+            query: as for :meth:`search`.
+            threshold: T in bits; suspect when a known model is at distance <= T. Default: the
+                threshold calibrated for the hasher (:mod:`hnn_tf.index.threshold`).
+            k: how many nearest known models the report names.
+            framework, **options: as for :meth:`search`.
+        Returns:
+            CheckResult (``.suspect``, ``.exit_code``, ``.matches``...).
+        Raises:
+            as :meth:`search`; HNNError: a negative threshold, or no calibrated threshold at all.
+        """
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0):
+            raise HNNError(f"threshold must be a non-negative integer, got {threshold!r}")
+        q = self._query(query, framework, options)
+        q, idx, matches = self._run(q, k, None)
+        if threshold is None:
+            choice = self.threshold(q.hash.hasher_version, q.hash.bits)
+        else:
+            choice = ThresholdChoice(int(threshold), "user")
+        within = len(idx.within(q.hash, choice.value))
+        suspect = bool(matches) and matches[0].distance <= choice.value
+        return CheckResult(q.hash, q.source, q.sha256, q.report, choice, suspect, within, matches)
