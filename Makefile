@@ -25,10 +25,12 @@ venv: $(STAMP)
 SEEDS ?= 3
 
 ## Build the zoo, run the paper's Table 2 grid (3 methods x Q x raw/merged x seeds, plus
-## leave-one-model-out) and print it; then train and save the shipped hasher.
+## leave-one-model-out) and print it; then train and save the shipped hasher and
+## recalibrate `hnn check`'s threshold for it.
 train: $(STAMP)
 	$(HNN) grid --seeds $(SEEDS) --epochs $(EPOCHS) --results results
 	$(HNN) train --bits $(BITS) --variant $(VARIANT) --epochs $(EPOCHS) --results results/hasher
+	$(HNN) index calibrate
 
 ## Figures 5-7, a Hamming heatmap and an embedding projection (PNG files in results/).
 figures: $(STAMP)
