@@ -457,7 +457,10 @@ def analyse_model(model_or_path: Any, bits: int | None = 64, hasher_dir: str | N
         framework: force a converter (default: detected).
         **options: passed to the converter (e.g. ``input_shape``).
     Returns:
-        ModelReport.
+        ModelReport; nodes, edges, FLOPs and parameters are those of the graph the hasher
+        reads: built as its training data was (``hasher.config.variant``): ``"raw"``, the
+        paper's ``"merged"``, or ``"canonical"`` (``build_graph(canonical=True)`` then the
+        canonical merge rules).
     Raises:
         HNNError: the model cannot be read or converted, its graph cannot be built, or no
             hasher of ``bits`` bits is available.
@@ -469,7 +472,11 @@ def analyse_model(model_or_path: Any, bits: int | None = 64, hasher_dir: str | N
     fw = framework or detect_framework(model_or_path)
     proto = to_onnx(model_or_path, framework=fw, **options)
     hasher = load_hasher(bits, hasher_dir)
-    graph = build_graph(proto, merge=hasher.config.variant == "merged", source=source)
+    # the graph the hasher was trained on: "raw", "merged" (paper rules) or "canonical"
+    # (canonical rules, then the canonical merge rules)
+    variant = hasher.config.variant
+    graph = build_graph(proto, merge=variant in ("merged", "canonical"), canonical=variant == "canonical",
+                        source=source)
     code = hasher.encode([graph])[0]
     return ModelReport(
         hash=ModelHash(code, hasher.version),

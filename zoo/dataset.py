@@ -1,7 +1,10 @@
 """The HNN-Net data set (paper 4.1.3): zoo graphs, augmentation and the train/test split.
 
 - Every zoo model is converted to ONNX (BatchNormalization kept) and built into its raw layer
-  graph; the merged variant applies the paper's merge rules to it (3.2.2).
+  graph; the merged variant applies the paper's merge rules to it (3.2.2). Beyond the paper,
+  the canonical variant builds the canonical graph (``build_graph(..., canonical=True)``:
+  BatchNorm folded, framework spellings normalised) and applies the canonical merge rules
+  (Conv-ReLU, Conv-ReLU6); a hasher trained on it hashes models of any framework alike.
 - Augmentation: per model, 10 copies, each with 10% of its nodes (and their edges) deleted,
   seeded by (seed, model name, copy number). Deletion is applied to the variant's own graph,
   so a merged copy misses 10% of the merged nodes.
@@ -24,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from hnn_tf.graph.layer_graph import LayerGraph
-from hnn_tf.graph.merge import merge_graph
+from hnn_tf.graph.merge import CANONICAL_MERGE_RULES, merge_graph
 from zoo.models import PAPER_ZOO, ZooModel, build_torch_model
 
-VARIANTS = ("raw", "merged")
+VARIANTS = ("raw", "merged", "canonical")
 COPIES = 10
 DELETE_FRACTION = 0.1
 TRAIN_FRACTION = 0.8
@@ -82,44 +85,62 @@ def builder_key() -> str:
     return h.hexdigest()[:12]
 
 
-def build_original(model: ZooModel) -> LayerGraph:
-    """Export one zoo model to ONNX (BatchNormalization kept) and build its raw layer graph."""
+def build_original(model: ZooModel, canonical: bool = False) -> LayerGraph:
+    """Export one zoo model to ONNX (BatchNormalization kept) and build its raw layer graph
+    (its canonical graph with ``canonical=True``)."""
+    return build_originals(model)[1 if canonical else 0]
+
+
+def build_originals(model: ZooModel) -> tuple[LayerGraph, LayerGraph]:
+    """Export one zoo model to ONNX once and build (raw graph, canonical graph) from it."""
     from converters import to_onnx
     from hnn_tf.graph import build_graph
 
     proto = to_onnx(build_torch_model(model.name), framework="pytorch", input_shape=model.input_shape)
-    return build_graph(proto, source=model.name)
+    return build_graph(proto, source=model.name), build_graph(proto, source=model.name, canonical=True)
+
+
+def _write_json(path: Path, graph: LayerGraph) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(graph.to_dict()))
+    os.replace(tmp, path)
 
 
 def load_originals(models: tuple[ZooModel, ...] = PAPER_ZOO, progress: bool = True,
-                   directory: Path | None = None) -> dict[str, LayerGraph]:
-    """Raw layer graphs of the zoo models, built once and cached.
+                   directory: Path | None = None, canonical: bool = False) -> dict[str, LayerGraph]:
+    """Raw (or canonical) layer graphs of the zoo models, built once and cached.
 
     Args:
         models: the zoo entries.
         progress: show a tqdm progress bar while building.
         directory: cache folder (default :func:`cache_dir` / ``zoo-<builder_key>``).
+        canonical: the canonical graphs (``<name>.canonical.json`` in the cache) instead of
+            the raw ones (``<name>.json``). A model exported for one kind caches both.
     Returns:
-        dict model name -> raw LayerGraph, in ``models`` order.
+        dict model name -> LayerGraph, in ``models`` order.
     """
     from tqdm import tqdm
 
     folder = directory or cache_dir() / f"zoo-{builder_key()}"
     folder.mkdir(parents=True, exist_ok=True)
+
+    def path_of(m: ZooModel, canon: bool) -> Path:
+        return folder / (f"{m.name}.canonical.json" if canon else f"{m.name}.json")
+
     out: dict[str, LayerGraph] = {}
-    todo = [m for m in models if not (folder / f"{m.name}.json").exists()]
+    todo = [m for m in models if not path_of(m, canonical).exists()]
     bar = tqdm(total=len(todo), desc="building zoo graphs", unit="model", disable=not progress or not todo)
     for m in models:
-        path = folder / f"{m.name}.json"
+        path = path_of(m, canonical)
         if path.exists():
             out[m.name] = LayerGraph.from_dict(json.loads(path.read_text()))
             continue
         bar.set_postfix_str(m.name)
-        graph = build_original(m)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(graph.to_dict()))
-        os.replace(tmp, path)
-        out[m.name] = graph
+        raw, canon = build_originals(m)
+        if not path_of(m, False).exists():
+            _write_json(path_of(m, False), raw)
+        _write_json(path_of(m, True), canon)
+        out[m.name] = canon if canonical else raw
         bar.update(1)
     bar.close()
     return out
@@ -154,7 +175,8 @@ def zoo_dataset(variant: str = "merged", models: tuple[ZooModel, ...] = PAPER_ZO
     """The whole data set: per model the original and its augmented copies, in zoo order.
 
     Args:
-        variant: ``"raw"`` or ``"merged"`` (paper 4.2.1).
+        variant: ``"raw"`` or ``"merged"`` (paper 4.2.1), or ``"canonical"`` (canonical graphs
+            with the canonical merge rules).
         models: the zoo entries.
         copies: augmented copies per model.
         seed: augmentation seed.
@@ -166,12 +188,14 @@ def zoo_dataset(variant: str = "merged", models: tuple[ZooModel, ...] = PAPER_ZO
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    originals = load_originals(models, progress=progress)
+    originals = load_originals(models, progress=progress, canonical=variant == "canonical")
     out = []
     for m in models:
         g = originals[m.name]
         if variant == "merged":
             g = merge_graph(g)
+        elif variant == "canonical":
+            g = merge_graph(g, CANONICAL_MERGE_RULES)
         out.append(ZooGraph(m.name, m.category, 0, g))
         out.extend(ZooGraph(m.name, m.category, c, cg) for c, cg in enumerate(augment(g, m.name, copies, seed=seed), 1))
     return out

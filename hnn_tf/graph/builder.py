@@ -8,21 +8,30 @@ The canonical clean-up of DESIGN.md is applied while building:
   folding, and the shape computations Shape/Size -> Gather/Unsqueeze/Concat/... that only
   compute a Reshape target), are removed.
 - Inference-time Dropout is removed like Identity.
+- A control-flow node (Loop, Scan, If) reads the tensors its subgraphs use from the
+  enclosing graph as inputs too (an RNN's loop reads the sequence and the weights so).
 
 The remaining nodes are the layers. Each carries its op type, FLOPs (2 x MACs, see
 :mod:`hnn_tf.graph.cost`) and parameter count from shape inference on the trigger input
 (:mod:`hnn_tf.graph.shapes`).
+
+With ``canonical=True`` the layers then go through the canonical rewrite rules of
+:mod:`hnn_tf.graph.canonical` (BatchNorm folding, layout Transposes, Pads, Softmax, ...), so
+that exports of one architecture from different frameworks, exporters and weights give one
+graph. Without it (the default) the graph is the paper's raw graph, exactly as exported.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from hnn_tf.errors import GraphError
+from hnn_tf.graph.canonical import SMALL_CONST, CanonicalGraph, Const, Node, canonicalize
 from hnn_tf.graph.cost import node_flops, node_params
 from hnn_tf.graph.layer_graph import LayerGraph
-from hnn_tf.graph.merge import PAPER_MERGE_RULES, MergeRule, merge_graph
+from hnn_tf.graph.merge import CANONICAL_MERGE_RULES, PAPER_MERGE_RULES, MergeRule, merge_graph
 from hnn_tf.graph.shapes import DEFAULT_SPATIAL, infer_shapes
 
 #: Ops removed from the data path, their consumers linked to their producer.
@@ -43,23 +52,65 @@ def _attrs(node: onnx.NodeProto) -> dict:
     return out
 
 
+def _outer_names(node: onnx.NodeProto) -> list[str]:
+    """Tensors of the enclosing graph that a control-flow node's subgraphs (Loop, Scan, If
+    bodies) read without declaring them: inputs of the node as much as its listed ones."""
+    out: list[str] = []
+    for a in node.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            graphs = [a.g]
+        elif a.type == onnx.AttributeProto.GRAPHS:
+            graphs = list(a.graphs)
+        else:
+            continue
+        for sg in graphs:
+            local = {i.name for i in sg.input} | {t.name for t in sg.initializer}
+            for n in sg.node:
+                for i in list(n.input) + _outer_names(n):
+                    if i and i not in local and i not in out:
+                        out.append(i)
+                local.update(o for o in n.output if o)
+            out.extend(o.name for o in sg.output if o.name not in local and o.name not in out)
+    return out
+
+
+def _small_value(tensor: onnx.TensorProto) -> np.ndarray | None:
+    """The value of a small tensor stored in the model, else None (large, external or unreadable)."""
+    n = int(np.prod(tensor.dims, dtype=np.int64)) if len(tensor.dims) else 1
+    if n > SMALL_CONST or tensor.data_location == onnx.TensorProto.EXTERNAL:
+        return None
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception:  # noqa: BLE001 - absent data (weights stripped): the value is unknown
+        return None
+
+
 def build_graph(
     model: onnx.ModelProto,
     merge: bool = False,
-    rules: tuple[MergeRule, ...] | list[MergeRule] = PAPER_MERGE_RULES,
+    rules: tuple[MergeRule, ...] | list[MergeRule] | None = None,
     spatial: int = DEFAULT_SPATIAL,
     source: str | None = None,
+    canonical: bool = False,
+    trace: list | None = None,
 ) -> LayerGraph:
     """Build the layer graph of an ONNX model.
 
     Args:
         model: an ``onnx.ModelProto`` (initializer data may be external or absent: only dims
-            are read).
+            are read, and the values of small constants such as axes, pads and Clip bounds).
         merge: apply the merge rules (paper 3.2.2): ``False`` gives the paper's raw data,
             ``True`` its merged data.
-        rules: the merge rules used when ``merge`` is True.
+        rules: the merge rules used when ``merge`` is True; default
+            :data:`~hnn_tf.graph.merge.PAPER_MERGE_RULES`, or
+            :data:`~hnn_tf.graph.merge.CANONICAL_MERGE_RULES` when ``canonical`` is True.
         spatial: size of unknown non-batch input dimensions of the trigger input.
         source: file name used in error messages.
+        canonical: apply the canonical rewrite rules
+            (:data:`hnn_tf.graph.canonical.CANONICAL_RULES`) before merging; ``False`` (the
+            default) gives the paper's raw graph unchanged.
+        trace: with ``canonical``, a list that receives ``("clean-up", N)`` then
+            ``(rule name, N)`` after each rule of the first pass (N = layer count).
     Returns:
         LayerGraph whose nodes are in the ONNX graph's topological order.
     Raises:
@@ -71,6 +122,7 @@ def build_graph(
         t.name: (tuple(int(d) for d in t.dims), t.data_type) for t in g.initializer
     }
     init_names = set(weight_dims)
+    tensors: dict[str, onnx.TensorProto] = {t.name: t for t in g.initializer}  # for small values
     data: set[str] = {vi.name for vi in g.input if vi.name not in init_names}
     if not data:
         raise GraphError("the ONNX graph has no data input", source)
@@ -89,13 +141,25 @@ def build_graph(
             for a in node.attribute:
                 if a.name == "value" and a.type == onnx.AttributeProto.TENSOR:
                     weight_dims[node.output[0]] = (tuple(int(d) for d in a.t.dims), a.t.data_type)
+                    tensors[node.output[0]] = a.t
+            continue
+        if op == "ConstantOfShape" and node.input and resolve(node.input[0]) in tensors:
+            # a constant of a constant shape: parameters written without their values
+            # (converters.keras_tf leaves weights out so)
+            shape = _small_value(tensors[resolve(node.input[0])])
+            if shape is not None:
+                dtype = onnx.TensorProto.FLOAT
+                for a in node.attribute:
+                    if a.name == "value" and a.type == onnx.AttributeProto.TENSOR:
+                        dtype = a.t.data_type
+                weight_dims[node.output[0]] = (tuple(int(d) for d in np.asarray(shape).reshape(-1)), dtype)
             continue
         if op in PASS_THROUGH and node.input and node.input[0]:
             # forwards data or a weight: either way it is not a layer
             for o in node.output[:1]:
                 alias[o] = resolve(node.input[0])
             continue
-        ins = [resolve(i) for i in node.input if i]
+        ins = [resolve(i) for i in list(node.input) + _outer_names(node) if i]
         if op in SHAPE_OPS or not any(i in data for i in ins):
             continue  # shape computation or constant folding: not a layer
         for o in node.output:
@@ -112,9 +176,15 @@ def build_graph(
         needed.update(o for o in node.output if o)
     shapes = infer_shapes(model, needed=needed, spatial=spatial, source=source)
 
+    if rules is None:
+        rules = CANONICAL_MERGE_RULES if canonical else PAPER_MERGE_RULES
+    if canonical:
+        graph = _canonical_graph(model, layers, resolve, weight_dims, tensors, data, shapes, trace)
+        return merge_graph(graph, rules) if merge else graph
+
     ops, flops, params, names, edges = [], [], [], [], set()
     for k, node in enumerate(layers):
-        ins = [resolve(i) if i else "" for i in node.input]
+        ins = [resolve(i) if i else "" for i in list(node.input) + _outer_names(node)]
         ops.append(node.op_type)
         names.append(node.name or f"{node.op_type}_{k}")
         params.append(node_params(node.op_type, ins, weight_dims))
@@ -131,3 +201,46 @@ def build_graph(
                 edges.add((producer[i], k))
     graph = LayerGraph(ops=ops, flops=flops, params=params, edges=sorted(edges), names=names)
     return merge_graph(graph, rules) if merge else graph
+
+
+def _canonical_graph(model, layers, resolve, weight_dims, tensors, data, shapes, trace) -> LayerGraph:
+    """The layers as a :class:`CanonicalGraph`, rewritten by the canonical rules."""
+    g = model.graph
+    nodes = []
+    consts: dict[str, Const] = {}
+    for k, node in enumerate(layers):
+        ins = [resolve(i) if i else "" for i in list(node.input) + _outer_names(node)]
+        for i in ins:
+            if not i or i in data or i in consts:
+                continue
+            if i in weight_dims:
+                dims, dtype = weight_dims[i]
+                consts[i] = Const(dims=dims, dtype=dtype, value=_small_value(tensors[i]) if i in tensors else None)
+            else:  # computed by nodes dropped as constant folding: its shape is known, not its value
+                shape = shapes.get(i)
+                known = shape is not None and all(d is not None for d in shape)
+                consts[i] = Const(dims=tuple(shape) if known else (), dtype=onnx.TensorProto.UNDEFINED)
+        in_shapes = [shapes.get(i) if i else None for i in ins]
+        out_shapes = [shapes.get(o) if o else None for o in node.output]
+        attrs = _attrs(node)
+        nodes.append(Node(
+            op=node.op_type,
+            name=node.name or f"{node.op_type}_{k}",
+            inputs=ins,
+            outputs=list(node.output),
+            attrs=attrs,
+            flops=node_flops(node.op_type, in_shapes, out_shapes, attrs),
+            params=node_params(node.op_type, ins, weight_dims),
+            in_shapes=in_shapes,
+            out_shapes=out_shapes,
+        ))
+    cg = CanonicalGraph(
+        nodes=nodes,
+        inputs={vi.name for vi in g.input if vi.name in data},
+        outputs=[resolve(o.name) for o in g.output],
+        consts=consts,
+    )
+    if trace is not None:
+        trace.append(("clean-up", len(cg.nodes)))
+    canonicalize(cg, trace=trace)
+    return cg.to_layer_graph()

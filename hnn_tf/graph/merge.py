@@ -38,6 +38,17 @@ PAPER_MERGE_RULES: tuple[MergeRule, ...] = (
     MergeRule(("Conv", "Conv", "BatchNormalization", "Relu")),
 )
 
+#: Merge rules for canonical graphs (``build_graph(..., canonical=True)``), where BatchNorm is
+#: folded into the Conv: the paper's rules with BatchNormalization taken out (Conv-ReLU;
+#: Conv-BN and Conv-BN-ReLU reduce to Conv and Conv-ReLU), plus Conv-ReLU6, the same pattern
+#: with MobileNet's activation. Conv-Conv-ReLU is left out: with BN folded, Conv -> Conv
+#: chains (e.g. MobileNet's linear projection into the next expansion) are common and are
+#: not what the paper's Conv-Conv-BN-ReLU rule meant.
+CANONICAL_MERGE_RULES: tuple[MergeRule, ...] = (
+    MergeRule(("Conv", "Relu")),
+    MergeRule(("Conv", "Relu6")),
+)
+
 
 def merge_graph(graph: LayerGraph, rules: tuple[MergeRule, ...] | list[MergeRule] = PAPER_MERGE_RULES) -> LayerGraph:
     """Apply the merge rules to a layer graph (paper 3.2.2, f_merg).
