@@ -48,6 +48,8 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/pipeline.py
 	$(PY) bench/search.py
+	$(PY) bench/convert.py
+	$(PY) bench/cross_framework.py
 
 clean-cache:
 	rm -rf $${HNN_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/hnn}

@@ -6,10 +6,18 @@ contents and suffix, and runs it. Built-in converters:
 
 - ``pytorch`` (:mod:`converters.pytorch`): ``nn.Module``, ``ExportedProgram``,
   ``.pt``/``.pth`` (TorchScript; pickled modules only with ``trust_pickle=True``), ``.pt2``.
-- ``keras`` (:mod:`converters.keras_tf`): Keras 3 and tf_keras models, ``.keras``, ``.h5``.
+- ``keras`` (:mod:`converters.keras_tf`): Keras 3 and tf_keras models, ``.keras``, ``.h5``
+  (weights left out by default: :mod:`converters.tf_graph`).
+- ``saved_model`` (:mod:`converters.saved_model`): TensorFlow SavedModel directories, loaded
+  SavedModels and concrete functions.
+- ``tflite`` (:mod:`converters.tflite`): ``.tflite`` files.
+- ``jax`` (:mod:`converters.jax_flax`): Flax NNX and Equinox modules, JAX functions.
 - ``onnx`` (:mod:`converters.onnx_file`): ``onnx.ModelProto`` and ``.onnx`` files.
 
-Importing this package imports neither torch nor tensorflow; each converter
+Other packages add frameworks through the entry-point group ``hnn.converters``
+(:func:`load_plugins`, loaded on first use; see README "Converters").
+
+Importing this package imports no framework (torch, tensorflow, jax); each converter
 imports its framework when it is used.
 """
 
@@ -21,6 +29,7 @@ from .registry import (
     available_frameworks,
     detect_framework,
     get_converter,
+    load_plugins,
     register,
     to_onnx,
     unregister,
@@ -30,6 +39,9 @@ from .registry import (
 from . import onnx_file as _onnx_file  # noqa: E402,F401
 from . import pytorch as _pytorch  # noqa: E402,F401
 from . import keras_tf as _keras_tf  # noqa: E402,F401
+from . import saved_model as _saved_model  # noqa: E402,F401
+from . import tflite as _tflite  # noqa: E402,F401
+from . import jax_flax as _jax_flax  # noqa: E402,F401
 
 __all__ = [
     "Converter",
@@ -37,6 +49,7 @@ __all__ = [
     "available_frameworks",
     "detect_framework",
     "get_converter",
+    "load_plugins",
     "register",
     "to_onnx",
     "unregister",

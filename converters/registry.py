@@ -12,11 +12,24 @@ Adding a framework means writing one module that defines a converter and calls
 ``converters/__init__.py``. Converter modules import their framework (torch,
 tensorflow, ...) only inside their methods, so that importing :mod:`converters`
 stays cheap.
+
+A separate package can add a framework without touching this project: it declares its
+converter in the entry-point group ``hnn.converters`` (:data:`PLUGIN_GROUP`), e.g. in its
+``pyproject.toml``::
+
+    [project.entry-points."hnn.converters"]
+    myformat = "hnn_myformat:MyFormatConverter"
+
+The value names a :class:`Converter` subclass, an instance, a function returning one, or a
+module that calls :func:`register` on import. :func:`load_plugins` loads them, once, the first
+time the registry is asked for a converter.
 """
 
 from __future__ import annotations
 
 import os
+import types
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,12 +56,20 @@ class FileInfo:
         suffix: its lower-case suffix with the dot (``".pt"``), ``""`` if none.
         head: its first :data:`HEAD_BYTES` bytes (fewer for a shorter file).
         zip_names: the member names if the file is a readable zip archive, else ``None``.
+        dir_names: for a directory (a TensorFlow SavedModel, say), the names of its entries;
+            ``None`` for a file.
     """
 
     path: Path
     suffix: str
     head: bytes
     zip_names: tuple[str, ...] | None = None
+    dir_names: tuple[str, ...] | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        """True if the path is a directory (``head`` is then empty)."""
+        return self.dir_names is not None
 
     @property
     def is_zip(self) -> bool:
@@ -83,14 +104,21 @@ class FileInfo:
 def inspect_file(path: str | os.PathLike) -> FileInfo:
     """Read the first bytes (and zip member names) of ``path`` for the sniffers.
 
+    A directory gives a :class:`FileInfo` with its entry names in ``dir_names`` and an
+    empty ``head``; only a converter that recognises the directory (a SavedModel) takes it.
+
     Raises:
-        ConversionError: the file does not exist, is a directory, or cannot be read.
+        ConversionError: the path does not exist, or cannot be read.
     """
     p = Path(path)
     if not p.exists():
         raise ConversionError("no such file", path=str(p))
     if p.is_dir():
-        raise ConversionError("is a directory; expected a model file", path=str(p))
+        try:
+            names = tuple(sorted(os.listdir(p)))
+        except OSError as exc:
+            raise ConversionError(f"cannot read the directory ({exc.strerror or exc})", path=str(p)) from exc
+        return FileInfo(path=p, suffix=p.suffix.lower(), head=b"", dir_names=names)
     try:
         with open(p, "rb") as fh:
             head = fh.read(HEAD_BYTES)
@@ -130,12 +158,13 @@ class Converter:
         return False
 
     def accepts_file(self, info: FileInfo) -> bool:
-        """True if the file's contents (magic bytes, zip members) show it is this framework's."""
+        """True if the file's contents (magic bytes, zip members), or a directory's entries
+        (``info.dir_names``), show it is this framework's."""
         return False
 
     def accepts_suffix(self, info: FileInfo) -> bool:
-        """True if the file's suffix is one of :attr:`suffixes`."""
-        return info.suffix in self.suffixes
+        """True if the file's suffix is one of :attr:`suffixes` (never for a directory)."""
+        return not info.is_dir and info.suffix in self.suffixes
 
     def convert(self, model_or_path: Any, **options: Any) -> "onnx.ModelProto":
         """Convert a model object or a file (a :class:`pathlib.Path`) to an ONNX model.
@@ -150,6 +179,52 @@ class Converter:
 
 
 _REGISTRY: dict[str, Converter] = {}
+
+#: The entry-point group in which other packages declare converters.
+PLUGIN_GROUP = "hnn.converters"
+_plugins_loaded = False
+
+
+def load_plugins(force: bool = False) -> list[str]:
+    """Register the converters that installed packages declare in the ``hnn.converters`` group.
+
+    Runs once per process (again with ``force=True``); the registry calls it before it picks
+    a converter. An entry point may name a :class:`Converter` subclass (instantiated), an
+    instance, a function returning one, or a module that registers its converters on import.
+    A plugin that fails to load, or whose name clashes with a registered converter, is
+    skipped with a warning: one broken package must not break every conversion.
+
+    Returns:
+        the names of the converters registered by this call.
+    """
+    global _plugins_loaded
+    if _plugins_loaded and not force:
+        return []
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    added: list[str] = []
+    for ep in entry_points(group=PLUGIN_GROUP):
+        try:
+            before = set(_REGISTRY)
+            obj = ep.load()
+            if isinstance(obj, type) and issubclass(obj, Converter):
+                obj = obj()
+            elif callable(obj) and not isinstance(obj, (Converter, types.ModuleType)):
+                obj = obj()
+            if isinstance(obj, Converter):
+                if _REGISTRY.get(obj.name) is not obj:
+                    register(obj)
+            elif not isinstance(obj, types.ModuleType):
+                raise TypeError(f"{ep.value} is a {type(obj).__name__}, not a Converter")
+            added.extend(n for n in _REGISTRY if n not in before)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, not fatal
+            warnings.warn(
+                f"hnn: converter plugin {ep.name!r} ({ep.value}) was not loaded: {exception_summary(exc)}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return added
 
 
 def register(converter: Converter, *, replace: bool = False) -> Converter:
@@ -185,7 +260,8 @@ def unregister(name: str) -> Converter:
 
 
 def available_frameworks() -> list[str]:
-    """Names of the registered converters, in detection order."""
+    """Names of the registered converters (plugins included), in detection order."""
+    load_plugins()
     return list(_REGISTRY)
 
 
@@ -195,6 +271,7 @@ def get_converter(framework: str) -> Converter:
     Raises:
         ConversionError: no converter has that name.
     """
+    load_plugins()
     key = str(framework).lower()
     for conv in _REGISTRY.values():
         if key == conv.name or key in conv.aliases:
@@ -253,6 +330,7 @@ def _describe(obj: Any) -> str:
 
 def _pick(model_or_path: Any) -> tuple[Converter, Any, str | None]:
     """Choose the converter; returns it, the object or Path to convert, and the path text."""
+    load_plugins()
     if _is_path(model_or_path):
         info = inspect_file(model_or_path)
         for conv in _REGISTRY.values():  # contents first: they do not lie about the format
@@ -261,6 +339,12 @@ def _pick(model_or_path: Any) -> tuple[Converter, Any, str | None]:
         for conv in _REGISTRY.values():
             if conv.accepts_suffix(info):
                 return conv, info.path, str(info.path)
+        if info.is_dir:
+            raise ConversionError(
+                "is a directory, and not one a converter recognises (a TensorFlow SavedModel "
+                "holds saved_model.pb); expected a model file or such a directory",
+                path=str(info.path),
+            )
         known = sorted({s for c in _REGISTRY.values() for s in c.suffixes})
         raise ConversionError(
             "unknown model format: neither the contents nor the suffix "
@@ -290,6 +374,7 @@ def detect_framework(model_or_path: Any) -> str:
 
 
 def _check_options(options: dict[str, Any], path: str | None) -> None:
+    load_plugins()
     known = set().union(*(c.options for c in _REGISTRY.values())) if _REGISTRY else set()
     unknown = sorted(set(options) - known)
     if unknown:
@@ -303,11 +388,14 @@ def to_onnx(model_or_path: Any, framework: str | None = None, **options: Any) ->
 
     Args:
         model_or_path: a model object (``torch.nn.Module``, ``torch.export.ExportedProgram``,
-            ``keras.Model`` of Keras 3 or tf_keras, ``onnx.ModelProto``) or a path to a
+            ``keras.Model`` of Keras 3 or tf_keras, a loaded TensorFlow SavedModel or concrete
+            function, a Flax NNX module, ``onnx.ModelProto``) or a path to a
             ``.pt``/``.pth`` (TorchScript, or pickled module with ``trust_pickle``), ``.pt2``,
-            ``.keras``, ``.h5`` or ``.onnx`` file.
-        framework: force a converter by name (``"pytorch"``, ``"keras"``, ``"onnx"`` or an
-            alias) instead of detecting it.
+            ``.keras``, ``.h5``, ``.tflite`` or ``.onnx`` file, or a SavedModel directory.
+            Converters of installed plugins (entry-point group ``hnn.converters``) add more.
+        framework: force a converter by name (``"pytorch"``, ``"keras"``, ``"saved_model"``,
+            ``"tflite"``, ``"jax"``, ``"onnx"`` or an alias) instead of detecting it; a plain
+            JAX function needs ``framework="jax"``.
         **options: converter options. Unknown names are an error; an option that the
             chosen converter does not use is ignored. Built-in options:
 
@@ -320,9 +408,15 @@ def to_onnx(model_or_path: Any, framework: str | None = None, **options: Any) ->
               that holds a whole pickled module (unpickling runs code from the file).
             - ``safe_mode`` (bool, default True): Keras only; False allows Lambda layers
               whose Python code is stored in the file (loading runs that code).
+            - ``keep_weights`` (bool, default False): Keras and SavedModel only; keep the
+              weights as initializers. By default they are left out (each parameter tensor
+              is a ``ConstantOfShape`` of zeros of its shape), which is what a hash needs and
+              many times faster (:mod:`converters.tf_graph`).
+            - ``signature`` (str): SavedModel only; the serving signature to convert.
 
     Returns:
-        The ONNX model with its initializers (parameter tensors) kept.
+        The ONNX model, with its initializers (parameter tensors) kept except where
+        ``keep_weights`` says otherwise.
 
     Raises:
         ConversionError: missing file, unknown format, corrupt file, refused unsafe file,

@@ -1,0 +1,95 @@
+"""TensorFlow Lite models: ``.tflite`` flatbuffer files, through ``tf2onnx.convert.from_tflite``.
+
+A TFLite file is recognised by its flatbuffer file identifier ``TFL3`` (bytes 4-7), or by
+its suffix. tf2onnx reads the flatbuffer itself (TensorFlow is not needed to parse it) and
+rewrites the TFLite ops (which compute in NHWC) into ONNX; its optimisers remove most layout
+Transposes and the canonical graph builder the rest, so a Keras model converted to TFLite
+hashes like the Keras model itself (tests/test_canonical.py).
+
+TFLite files are small (their weights are in the file, and mobile models are small), so
+the weights are kept.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from hnn_tf.errors import ConversionError
+
+from .registry import Converter, FileInfo, exception_summary, register
+from .tf_graph import check_onnx_ops, tf2onnx_fast
+
+DEFAULT_OPSET = 17
+#: The flatbuffer file identifier of TFLite models, at bytes 4 to 7.
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+def looks_like_tflite(head: bytes) -> bool:
+    """True if a file's first bytes carry the TFLite flatbuffer identifier ``TFL3`` at offset 4."""
+    return len(head) >= 8 and head[4:8] == TFLITE_IDENTIFIER
+
+
+def tflite_to_onnx(path: Path, opset: int = DEFAULT_OPSET):
+    """Convert a ``.tflite`` file with tf2onnx.
+
+    Args:
+        path: the file.
+        opset: ONNX opset.
+    Returns:
+        ``onnx.ModelProto`` with the model's weights as initializers.
+    Raises:
+        ConversionError: the file is not a readable TFLite model, or tf2onnx failed or left
+            ops it could not convert.
+    """
+    import tf2onnx
+
+    from hnn_tf._tf import import_tensorflow, quiet_native_stderr
+
+    import_tensorflow()  # tf2onnx imports TensorFlow; import it quietly first
+    where = str(path)
+    try:
+        # the TFLite interpreter that tf2onnx runs prints an INFO line to the process's stderr
+        with warnings.catch_warnings(), tf2onnx_fast(), quiet_native_stderr():
+            warnings.simplefilter("ignore")
+            proto, _ = tf2onnx.convert.from_tflite(where, opset=int(opset))
+    except Exception as exc:  # flatbuffer parse errors, unsupported ops ...
+        raise ConversionError(
+            f"cannot convert the TFLite model (corrupt file or unsupported ops): {exception_summary(exc)}",
+            path=where,
+        ) from exc
+    if proto is None or len(proto.graph.node) == 0:
+        raise ConversionError("the TFLite model converted to an empty ONNX graph", path=where)
+    check_onnx_ops(proto, "TFLite model", where)
+    return proto
+
+
+class TFLiteConverter(Converter):
+    """``.tflite`` files to ONNX. Options: ``opset`` (int, default 17)."""
+
+    name = "tflite"
+    aliases = ("tensorflow-lite", "litert")
+    suffixes = (".tflite",)
+    options = frozenset({"opset"})
+
+    def accepts_file(self, info: FileInfo) -> bool:
+        return looks_like_tflite(info.head)
+
+    def convert(self, model_or_path: Any, **options: Any):
+        """Convert a ``.tflite`` file (a :class:`pathlib.Path` or str).
+
+        Raises:
+            ConversionError: not a file path, or the conversion failed (see :func:`tflite_to_onnx`).
+        """
+        if not isinstance(model_or_path, (str, Path)):
+            raise ConversionError(
+                f"the TFLite converter takes a .tflite file, not a {type(model_or_path).__name__}"
+            )
+        path = Path(model_or_path)
+        if path.is_dir():
+            raise ConversionError("is a directory, not a .tflite file", path=str(path))
+        return tflite_to_onnx(path, options.get("opset") or DEFAULT_OPSET)
+
+
+register(TFLiteConverter())
