@@ -8,7 +8,7 @@ HNN := $(VENV)/bin/hnn
 STAMP := $(VENV)/.installed
 
 BITS ?= 64
-VARIANT ?= merged
+VARIANT ?= canonical
 EPOCHS ?= 200
 
 .PHONY: venv train figures test test-all bench clean-cache

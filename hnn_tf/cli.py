@@ -106,8 +106,8 @@ def compare_cmd(a, b, bits, hasher_dir, trust, as_json):
 
 @main.command("train")
 @click.option("--bits", "-q", type=int, default=64, show_default=True, help="Code length Q.")
-@click.option("--variant", type=click.Choice(["raw", "merged", "canonical"]), default="merged", show_default=True,
-              help="Graphs without or with the merge rules (paper 4.2.1).")
+@click.option("--variant", type=click.Choice(["raw", "merged", "canonical"]), default="canonical", show_default=True,
+              help="Paper graphs without (raw) or with (merged) the merge rules (4.2.1), or canonical graphs.")
 @click.option("--epochs", type=int, default=200, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--ged-cap", type=float, default=None, help="R, the cap of GED targets (default: the config's).")

@@ -49,7 +49,7 @@ def run_experiment(
     """Train and evaluate HNN-Net on the zoo (paper 4.1-4.2).
 
     Args:
-        variant: ``"raw"`` or ``"merged"`` data (paper 4.2.1).
+        variant: ``"raw"`` or ``"merged"`` data (paper 4.2.1), or ``"canonical"``.
         bits: Q.
         epochs: training epochs (the paper: 200).
         seed: seed of training (the data set itself is fixed).

@@ -58,7 +58,8 @@ class HasherConfig:
         batch_pairs: pairs of models per training step.
         epochs: training epochs.
         seed: seed of weights, pair sampling and shuffling.
-        variant: ``"raw"`` or ``"merged"`` graphs (paper 4.2.1).
+        variant: ``"raw"`` or ``"merged"`` graphs (paper 4.2.1), or ``"canonical"`` graphs
+            (framework-independent; what the shipped hasher uses).
         method: ``"hnn"`` (HNN-Net) or ``"ghashing"`` (the GHashing baseline).
         categories: the category names, in label order.
     """

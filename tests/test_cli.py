@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import onnx
 import pytest
 from click.testing import CliRunner
 
@@ -39,7 +40,13 @@ def test_hash_json_fields(resnet18_onnx_file):
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
     assert set(info) >= {"path", "framework", "bits", "hash", "nodes", "flops", "params", "hasher_version"}
-    assert info["framework"] == "onnx" and info["bits"] == 64 and info["params"] == 11_689_512
+    from hnn_tf.graph import build_graph
+    from hnn_tf.hashing import load_hasher
+
+    variant = load_hasher(64).config.variant
+    graph = build_graph(onnx.load(str(resnet18_onnx_file)), merge=variant != "raw", canonical=variant == "canonical")
+    assert info["framework"] == "onnx" and info["bits"] == 64
+    assert info["params"] == int(graph.params.sum()) and info["nodes"] == graph.num_nodes
     assert info["hasher_version"] == hnn_tf.hash_model(str(resnet18_onnx_file)).hasher_version
 
 
