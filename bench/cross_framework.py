@@ -34,20 +34,11 @@ QUERIES = {
 
 def zoo_codes(hasher):
     """Codes of the 22 zoo models' original graphs, built as the hasher's variant builds them."""
-    from hnn_tf.graph import CANONICAL_MERGE_RULES, merge_graph
-    from zoo.dataset import load_originals
+    from zoo.dataset import zoo_dataset
     from zoo.models import PAPER_ZOO
 
-    variant = hasher.config.variant
-    originals = load_originals(PAPER_ZOO, progress=False, canonical=variant == "canonical")
-    graphs = []
-    for m in PAPER_ZOO:
-        g = originals[m.name]
-        if variant == "merged":
-            g = merge_graph(g)
-        elif variant == "canonical":
-            g = merge_graph(g, CANONICAL_MERGE_RULES)
-        graphs.append(g)
+    by_model = {z.model: z.graph for z in zoo_dataset(hasher.config.variant, copies=0, progress=False)}
+    graphs = [by_model[m.name] for m in PAPER_ZOO]
     return PAPER_ZOO, hasher.encode(graphs)
 
 
