@@ -98,6 +98,27 @@ def lomo_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path, title: str | None = None) -> Path:
+    """Give ``fig`` its title, write it as PNG to ``path`` and close it."""
+    plt = _pyplot()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _series(rows, method, variant, key):
     xs, ms, ss = [], [], []
     for q in (16, 32, 64):
@@ -111,10 +132,7 @@ def _series(rows, method, variant, key):
 
 def figure5(rows: list[dict], path: Path, average: str = "per_query") -> Path:
     """Figure 5: P, R, F1 against Q per method, raw and merged, with the paper's curves dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True, sharey=True)
     colours = dict(zip(METHODS, ("tab:blue", "tab:orange", "tab:green")))
@@ -133,19 +151,12 @@ def figure5(rows: list[dict], path: Path, average: str = "per_query") -> Path:
             if i == 1:
                 ax.set_xlabel("Q (bits)")
     axes[0, 0].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Figure 5: retrieval against code length (ours: Hamming-ball retrieval, mean ± std over seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, "Figure 5: retrieval against code length (ours: Hamming-ball retrieval, mean ± std over seeds)")
 
 
 def figure6(rows: list[dict], path: Path, average: str = "per_query") -> Path:
     """Figure 6: the merge ablation, F1 on raw vs merged data per method and Q."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
     for ax, method in zip(axes, METHODS):
@@ -161,19 +172,12 @@ def figure6(rows: list[dict], path: Path, average: str = "per_query") -> Path:
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("F1")
     axes[0].legend(fontsize=8)
-    fig.suptitle("Figure 6: the merge ablation (raw vs merged data)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, "Figure 6: the merge ablation (raw vs merged data)")
 
 
 def figure7(rows: list[dict], path: Path, average: str = "per_query") -> Path:
     """Figure 7: P/R/F1 against beta (gamma 0.2) and gamma (beta 10), HNN-Net, Q 32, raw data."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, (name, values, fixed) in zip(axes, (("beta", (0, 1, 5, 10, 20), {"gamma": 0.2}),
@@ -195,11 +199,7 @@ def figure7(rows: list[dict], path: Path, average: str = "per_query") -> Path:
         ax.set_ylim(0, 1.05)
         ax.grid(alpha=0.3)
     axes[0].legend()
-    fig.suptitle("Figure 7: HNN-Net, Q = 32, raw data (Hamming-ball retrieval, mean ± std over seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, "Figure 7: HNN-Net, Q = 32, raw data (Hamming-ball retrieval, mean ± std over seeds)")
 
 
 def heatmap_and_projection(hasher, out_dir: Path) -> tuple[Path, Path]:
@@ -208,10 +208,7 @@ def heatmap_and_projection(hasher, out_dir: Path) -> tuple[Path, Path]:
     Uses ``hasher`` on graphs of its own variant (originals and augmented copies; the
     projection is sklearn's PCA of the FC3 embeddings, coloured by category).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     from sklearn.decomposition import PCA
 
     from hnn_tf.hashing import hamming_matrix
@@ -231,10 +228,7 @@ def heatmap_and_projection(hasher, out_dir: Path) -> tuple[Path, Path]:
             ax.text(j, i, str(dist[i, j]), ha="center", va="center", fontsize=5, color="w" if dist[i, j] < dist.max() / 2 else "k")
     fig.colorbar(im, ax=ax, label="Hamming distance")
     ax.set_title(f"Hamming distances of the 22 zoo models ({hasher.version})")
-    fig.tight_layout()
-    heat = out_dir / "hamming_heatmap.png"
-    fig.savefig(heat, dpi=110)
-    plt.close(fig)
+    heat = _save(fig, out_dir / "hamming_heatmap.png")
 
     emb = hasher.activations([z.graph for z in data])["embedding"]
     xy = PCA(n_components=2, random_state=0).fit_transform(emb)
@@ -248,8 +242,4 @@ def heatmap_and_projection(hasher, out_dir: Path) -> tuple[Path, Path]:
         ax.scatter(xy[m & orig, 0], xy[m & orig, 1], s=60, color=cmap(c), edgecolors="k", label=cat)
     ax.legend(fontsize=7)
     ax.set_title("FC3 embeddings, PCA to 2-D (large dots: original models)")
-    fig.tight_layout()
-    proj = out_dir / "embedding_projection.png"
-    fig.savefig(proj, dpi=110)
-    plt.close(fig)
-    return heat, proj
+    return heat, _save(fig, out_dir / "embedding_projection.png")
