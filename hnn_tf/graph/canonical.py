@@ -182,6 +182,14 @@ class CanonicalGraph:
         self.outputs = [source if o == old else o for o in self.outputs]
         self.nodes = [n for n in self.nodes if n is not node]
 
+    def bypass_to_data_input(self, node: Node) -> bool:
+        """:meth:`bypass` ``node`` to its first data input; False (nothing done) if it has none."""
+        src = self.data_inputs(node)
+        if not src:
+            return False
+        self.bypass(node, src[0])
+        return True
+
     def absorb(self, keep: Node, gone: Node) -> None:
         """Remove ``gone`` (the only reader of ``keep``'s output); ``keep`` takes its outputs."""
         keep.outputs = list(gone.outputs)
@@ -258,6 +266,15 @@ def _channel_axis(shape: tuple | None, c: Const) -> int | None:
 # ----------------------------------------------------------------------------- the rules
 
 
+def _bypass_where(g: CanonicalGraph, drop) -> bool:
+    """Bypass every node for which ``drop(node)`` is true; True if any was removed."""
+    changed = False
+    for n in list(g.nodes):
+        if drop(n):
+            changed |= g.bypass_to_data_input(n)
+    return changed
+
+
 def strip_trailing_softmax(g: CanonicalGraph) -> bool:
     """Remove a Softmax or LogSoftmax whose output is a model output and that nothing else reads.
 
@@ -265,14 +282,8 @@ def strip_trailing_softmax(g: CanonicalGraph) -> bool:
     it is the classifier's output activation, not a layer of the feature graph.
     """
     consumers = g.consumers()
-    changed = False
-    for n in list(g.nodes):
-        if n.op in ("Softmax", "LogSoftmax") and n.outputs[0] in g.outputs and not consumers.get(n.outputs[0]):
-            src = g.data_inputs(n)
-            if src:
-                g.bypass(n, src[0])
-                changed = True
-    return changed
+    return _bypass_where(g, lambda n: n.op in ("Softmax", "LogSoftmax") and n.outputs[0] in g.outputs
+                         and not consumers.get(n.outputs[0]))
 
 
 def remove_dead_nodes(g: CanonicalGraph) -> bool:
@@ -310,26 +321,13 @@ def drop_layout_transposes(g: CanonicalGraph) -> bool:
     NHWC-only ops such as a Flatten); a Transpose with any other permutation (a channel
     shuffle) is architecture and stays.
     """
-    changed = False
-    for n in list(g.nodes):
-        if n.op == "Transpose" and _is_layout_perm(n.attrs.get("perm")):
-            src = g.data_inputs(n)
-            if src:
-                g.bypass(n, src[0])
-                changed = True
-    return changed
+    return _bypass_where(g, lambda n: n.op == "Transpose" and _is_layout_perm(n.attrs.get("perm")))
 
 
 def drop_single_input_concat(g: CanonicalGraph) -> bool:
     """Remove Concat (and variadic Sum/Max/Min/Mean) nodes with a single input: they copy it."""
-    changed = False
-    for n in list(g.nodes):
-        if n.op in ("Concat", "Sum", "Max", "Min", "Mean") and len([i for i in n.inputs if i]) == 1:
-            src = g.data_inputs(n)
-            if src:
-                g.bypass(n, src[0])
-                changed = True
-    return changed
+    return _bypass_where(g, lambda n: n.op in ("Concat", "Sum", "Max", "Min", "Mean")
+                         and len([i for i in n.inputs if i]) == 1)
 
 
 def _concat_axis(n: Node) -> int | None:
@@ -398,10 +396,7 @@ def fold_pad(g: CanonicalGraph) -> bool:
                 continue
         readers = consumers.get(n.outputs[0], [])
         if readers and n.outputs[0] not in g.outputs and all(r.op in _PAD_TARGETS for r in readers):
-            src = g.data_inputs(n)
-            if src:
-                g.bypass(n, src[0])
-                changed = True
+            changed |= g.bypass_to_data_input(n)
     return changed
 
 
