@@ -222,6 +222,15 @@ def _trigger(model: Any, options: dict, path: str | None) -> tuple:
     return _zeros([default_input_shape(model)])
 
 
+
+def _torch_load(path: str, weights_only: bool):
+    """``torch.load`` onto the CPU with its warnings silenced; ``weights_only=True`` never unpickles code."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+
 class PyTorchConverter(Converter):
     """PyTorch models (objects and files) to ONNX with the TorchScript exporter.
 
@@ -315,13 +324,9 @@ class PyTorchConverter(Converter):
         return self._convert_checkpoint(path, opset, options)
 
     def _convert_checkpoint(self, path: Path, opset: int, options: dict):
-        import torch
-
         where = str(path)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                obj = torch.load(where, map_location="cpu", weights_only=True)
+            obj = _torch_load(where, weights_only=True)
         except pickle.UnpicklingError as exc:
             if not options.get("trust_pickle"):
                 raise ConversionError(
@@ -346,13 +351,9 @@ class PyTorchConverter(Converter):
         )
 
     def _convert_pickled(self, path: Path, opset: int, options: dict):
-        import torch
-
         where = str(path)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                obj = torch.load(where, map_location="cpu", weights_only=False)
+            obj = _torch_load(where, weights_only=False)
         except Exception as exc:  # missing classes (AttributeError/ModuleNotFoundError), corrupt data
             raise ConversionError(
                 f"cannot unpickle the model ({exception_summary(exc)}); the classes it was saved with "
