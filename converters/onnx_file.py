@@ -1,8 +1,10 @@
 """ONNX models: ``.onnx`` files and ``onnx.ModelProto`` objects (no conversion needed).
 
-Files are read with ``onnx.load(path, load_external_data=False)``: tensors kept in
-external data files are not read, their dims (all the graph builder needs) are
-in the model file itself.
+Files are read once, as regular files within the size limit (:func:`hnn_tf.safe_io.read_regular`),
+and parsed with ``onnx.load_model_from_string``: tensors kept in external data files are
+never read (their dims, all the graph builder needs, are in the model file itself), so an
+ONNX file cannot make hnn open another file. ONNX holds no code: a model is data that the
+graph builder reads; hnn never runs a model's custom operators.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from hnn_tf.errors import ConversionError
+
+from hnn_tf.safe_io import read_regular
 
 from .registry import Converter, FileInfo, exception_summary, register
 
@@ -81,8 +85,9 @@ class OnnxConverter(Converter):
                 f"expected an onnx.ModelProto or an .onnx file, got {type(model_or_path).__name__}"
             )
         path = str(model_or_path)
+        data = read_regular(path)
         try:
-            model = onnx.load(path, load_external_data=False)
+            model = onnx.load_model_from_string(data)
         except Exception as exc:  # DecodeError, OSError, ValueError ... from protobuf/onnx
             raise ConversionError(
                 f"not a readable ONNX model (corrupt or truncated file): {exception_summary(exc)}",

@@ -28,6 +28,7 @@ time the registry is asked for a converter.
 from __future__ import annotations
 
 import os
+import stat
 import types
 import warnings
 import zipfile
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hnn_tf.errors import ConversionError
+from hnn_tf.safe_io import check_zip, open_regular
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import onnx
@@ -104,33 +106,46 @@ class FileInfo:
 def inspect_file(path: str | os.PathLike) -> FileInfo:
     """Read the first bytes (and zip member names) of ``path`` for the sniffers.
 
+    Only regular files (or directories, for SavedModels) are read: a FIFO, a device or a
+    socket is refused without blocking, and a file above the size limit is refused too
+    (:func:`hnn_tf.safe_io.open_regular`). A zip archive's central directory is checked
+    against the member limits (:func:`hnn_tf.safe_io.check_zip`).
+
     A directory gives a :class:`FileInfo` with its entry names in ``dir_names`` and an
     empty ``head``; only a converter that recognises the directory (a SavedModel) takes it.
 
     Raises:
-        ConversionError: the path does not exist, or cannot be read.
+        ConversionError: the path does not exist, cannot be read, is not a regular file or
+            a directory, is too large, or is a zip archive over the member limits.
     """
     p = Path(path)
-    if not p.exists():
-        raise ConversionError("no such file", path=str(p))
-    if p.is_dir():
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise ConversionError("no such file", path=str(p)) from None
+    except OSError as exc:
+        raise ConversionError(f"cannot read the file ({exc.strerror or exc})", path=str(p)) from None
+    if stat.S_ISDIR(st.st_mode):
         try:
             names = tuple(sorted(os.listdir(p)))
         except OSError as exc:
             raise ConversionError(f"cannot read the directory ({exc.strerror or exc})", path=str(p)) from exc
         return FileInfo(path=p, suffix=p.suffix.lower(), head=b"", dir_names=names)
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
-    except OSError as exc:
-        raise ConversionError(f"cannot read the file ({exc.strerror or exc})", path=str(p)) from exc
+    fd, _ = open_regular(p)
     names = None
-    if head.startswith(ZIP_MAGIC):
+    with os.fdopen(fd, "rb") as fh:
         try:
-            with zipfile.ZipFile(p) as zf:
-                names = tuple(zf.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError):
-            names = None  # corrupt archive: the suffix decides, the loader reports it
+            head = fh.read(HEAD_BYTES)
+        except OSError as exc:
+            raise ConversionError(f"cannot read the file ({exc.strerror or exc})", path=str(p)) from exc
+        if head.startswith(ZIP_MAGIC):
+            try:
+                fh.seek(0)
+                with zipfile.ZipFile(fh) as zf:
+                    check_zip(zf, str(p))
+                    names = tuple(zf.namelist())
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+                names = None  # corrupt archive: the suffix decides, the loader reports it
     return FileInfo(path=p, suffix=p.suffix.lower(), head=head, zip_names=names)
 
 
@@ -404,8 +419,11 @@ def to_onnx(model_or_path: Any, framework: str | None = None, **options: Any) ->
               the all-zeros trigger input, batch dimension included. Defaults: PyTorch
               ``(1, 3, 224, 224)`` (``(1, 3, 299, 299)`` for Inception3); Keras: the model's
               input shapes with batch 1 and unknown sizes 224.
-            - ``trust_pickle`` (bool, default False): PyTorch only; allow unpickling a file
-              that holds a whole pickled module (unpickling runs code from the file).
+            - ``trust`` (bool, default False): the caller vouches for the file, so loaders that
+              run code from it are allowed: pickled PyTorch modules, TorchScript archives,
+              SavedModel directories, Keras configs that ``safe_mode`` refuses, and ``.pt2``
+              archives as ``torch.export.load`` reads them (README "Security").
+              ``trust_pickle`` is an older name for it (PyTorch files).
             - ``safe_mode`` (bool, default True): Keras only; False allows Lambda layers
               whose Python code is stored in the file (loading runs that code).
             - ``keep_weights`` (bool, default False): Keras and SavedModel only; keep the
@@ -419,7 +437,9 @@ def to_onnx(model_or_path: Any, framework: str | None = None, **options: Any) ->
         ``keep_weights`` says otherwise.
 
     Raises:
-        ConversionError: missing file, unknown format, corrupt file, refused unsafe file,
+        ConversionError: missing file, not a regular file, a file over a limit
+            (:class:`hnn_tf.safe_io.Limits`), unknown format, corrupt file, a file refused
+            because loading it would run its code (the message starts with ``refused:``),
             weights-only checkpoint, or export failure; the message names the file.
     """
     if framework is not None:
@@ -432,4 +452,7 @@ def to_onnx(model_or_path: Any, framework: str | None = None, **options: Any) ->
     else:
         conv, target, path = _pick(model_or_path)
     _check_options(options, path)
-    return conv.convert(target, **options)
+    from hnn_tf._tf import quiet_native_output
+
+    with quiet_native_output():  # exporters print on stdout/stderr from C++ and through logging
+        return conv.convert(target, **options)

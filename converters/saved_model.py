@@ -1,9 +1,15 @@
 """TensorFlow SavedModels: directories holding ``saved_model.pb``, loaded SavedModel objects
 and ``tf.function`` concrete functions.
 
-A directory is recognised by its ``saved_model.pb`` (or ``saved_model.pbtxt``) entry. It is
-loaded with ``tf.saved_model.load`` (no Python code from the directory runs: a SavedModel
-holds graphs, not Python), a serving signature is picked (the ``signature`` option, else
+A directory is recognised by its ``saved_model.pb`` (or ``saved_model.pbtxt``) entry. A
+SavedModel holds TensorFlow graphs, not Python, but loading one runs some of them: the
+restore graph, TF1 init ops and the initialisers of its resources (lookup tables read their
+asset files), and TensorFlow has ops that read and write files (``ReadFile``, ``WriteFile``,
+``Save``...). hnn cannot prove a SavedModel harmless, so a directory is loaded only with
+``trust=True`` (the CLI's ``--trust``); it must hold only regular files and folders within
+the size limits (:func:`hnn_tf.safe_io.check_directory`). Loaded SavedModel objects and
+concrete functions are the caller's and need no trust. The directory is loaded with
+``tf.saved_model.load``, a serving signature is picked (the ``signature`` option, else
 ``serving_default``, else the only one), traced on an all-zeros trigger input (batch 1,
 unknown sizes 224, or ``input_shape``) and converted by
 :func:`converters.tf_graph.function_to_onnx`, with the weights left out unless
@@ -19,6 +25,7 @@ from typing import Any
 
 from hnn_tf._tf import import_tensorflow
 from hnn_tf.errors import ConversionError
+from hnn_tf.safe_io import check_directory
 
 from .registry import Converter, FileInfo, exception_summary, parse_input_shapes, register
 from .tf_graph import check_onnx_ops, function_to_onnx
@@ -162,12 +169,13 @@ class SavedModelConverter(Converter):
     """TensorFlow SavedModel directories, loaded SavedModels and concrete functions to ONNX.
 
     Options: ``opset`` (int, default 17), ``input_shape``, ``signature`` (str),
-    ``keep_weights`` (bool, default False).
+    ``keep_weights`` (bool, default False), ``trust`` (bool, default False: directories are
+    refused without it).
     """
 
     name = "saved_model"
     aliases = ("savedmodel", "tf_saved_model")
-    options = frozenset({"opset", "input_shape", "signature", "keep_weights"})
+    options = frozenset({"opset", "input_shape", "signature", "keep_weights", "trust"})
 
     def accepts_object(self, obj: Any) -> bool:
         return _is_concrete_function(obj) or _is_loaded_saved_model(obj)
@@ -185,6 +193,14 @@ class SavedModelConverter(Converter):
             p = Path(model_or_path)
             if not p.is_dir() or not any((p / f).exists() for f in SAVED_MODEL_FILES):
                 raise ConversionError("not a TensorFlow SavedModel directory (no saved_model.pb)", path=str(p))
+            if not options.get("trust"):
+                raise ConversionError(
+                    "refused: loading a SavedModel runs its graphs (restore, initialisers), and TensorFlow "
+                    "graphs can read and write files; pass --trust (trust=True) if you trust its source, or "
+                    "hash the Keras model or a .tflite/.onnx export of it",
+                    path=str(p),
+                )
+            check_directory(p)
         return saved_model_to_onnx(
             model_or_path,
             opset=options.get("opset") or DEFAULT_OPSET,

@@ -12,11 +12,13 @@ the weights are kept.
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 from hnn_tf.errors import ConversionError
+from hnn_tf.safe_io import read_regular
 
 from .registry import Converter, FileInfo, exception_summary, register
 from .tf_graph import check_onnx_ops, tf2onnx_fast
@@ -45,15 +47,20 @@ def tflite_to_onnx(path: Path, opset: int = DEFAULT_OPSET):
     """
     import tf2onnx
 
-    from hnn_tf._tf import import_tensorflow, quiet_native_stderr
+    from hnn_tf._tf import import_tensorflow, quiet_native_output
 
     import_tensorflow()  # tf2onnx imports TensorFlow; import it quietly first
     where = str(path)
+    data = read_regular(path)
     try:
-        # the TFLite interpreter that tf2onnx runs prints an INFO line to the process's stderr
-        with warnings.catch_warnings(), tf2onnx_fast(), quiet_native_stderr():
+        # tf2onnx reads the file by name: give it a private copy of the bytes checked here.
+        # The TFLite interpreter that tf2onnx runs prints an INFO line to the process's stderr.
+        with tempfile.TemporaryDirectory(prefix="hnn-tflite-") as tmp, warnings.catch_warnings(), \
+                tf2onnx_fast(), quiet_native_output():
             warnings.simplefilter("ignore")
-            proto, _ = tf2onnx.convert.from_tflite(where, opset=int(opset))
+            copy = Path(tmp) / "model.tflite"
+            copy.write_bytes(data)
+            proto, _ = tf2onnx.convert.from_tflite(str(copy), opset=int(opset))
     except Exception as exc:  # flatbuffer parse errors, unsupported ops ...
         raise ConversionError(
             f"cannot convert the TFLite model (corrupt file or unsupported ops): {exception_summary(exc)}",
