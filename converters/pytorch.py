@@ -9,18 +9,25 @@ shows the layers the model was built from. (``TrainingMode.EVAL`` gives the same
 graph; constant folding is what would fold BatchNorm away, and ``TRAINING`` would
 give BatchNormalization nodes with three outputs.)
 
-Files:
+Files are read from strangers (README "Security"), once, with the size limit of
+:mod:`hnn_tf.safe_io`; nothing from a file runs unless the caller passes ``trust=True``
+(the CLI's ``--trust``):
 
-- ``.pt2`` (``torch.export.save``): loaded with ``torch.export.load``; the
-  ``ExportedProgram.module()`` graph is put in inference form (see
-  :func:`exported_module_in_eval_mode`) and exported. Its stored example inputs are
-  the trigger input unless ``input_shape`` is given.
-- TorchScript archives (``torch.jit.save``; a zip with ``constants.pkl`` / ``code/``):
-  ``torch.jit.load``.
-- Other ``torch.save`` files: ``torch.load(weights_only=True)``. If that succeeds the
-  file holds only tensors (a state_dict) and no architecture, which is refused. If it
-  fails because the file pickles Python objects (a whole ``nn.Module``), it is refused
-  too, since unpickling runs code from the file, unless ``trust_pickle=True``.
+- ``.pt2`` (``torch.export.save``): rebuilt by :func:`converters.torch_archive.sanitize_pt2`
+  (no pickle, no compiled code, no names that torch would evaluate, only allowed operators),
+  then loaded with ``torch.export.load``; the ``ExportedProgram.module()`` graph is put in
+  inference form (see :func:`exported_module_in_eval_mode`), run once on fake tensors to
+  bound the memory every operator would allocate (:func:`dry_run`), and exported. Its
+  trigger input is zeros of the program's declared input shapes unless ``input_shape`` is
+  given.
+- TorchScript archives (``torch.jit.save``; a zip with ``constants.pkl`` / ``code/``) hold
+  code: ``torch.jit.load`` runs their ``__setstate__`` and the export runs their
+  ``forward``. They are refused unless ``trust=True``.
+- Other ``torch.save`` files: their pickle is read opcode by opcode
+  (:func:`converters.torch_archive.checkpoint_globals`, nothing unpickled). A file that only
+  rebuilds tensors (a state_dict) holds no architecture and is refused; one that pickles
+  Python objects (a whole ``nn.Module``) is refused too, since unpickling runs code from the
+  file, unless ``trust=True``.
 
 torch is imported only inside the functions, so importing this module is cheap.
 """
@@ -29,12 +36,13 @@ from __future__ import annotations
 
 import io
 import operator
-import pickle
 import warnings
 from pathlib import Path
 from typing import Any
 
 from hnn_tf.errors import ConversionError
+
+from hnn_tf.safe_io import current_limits, read_regular
 
 from .registry import (
     Converter,
@@ -44,6 +52,7 @@ from .registry import (
     parse_input_shapes,
     register,
 )
+from .torch_archive import checkpoint_globals, is_weights_only, sanitize_pt2
 
 #: Trigger input shape (NCHW) when the ``input_shape`` option is not given.
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
@@ -111,7 +120,7 @@ def exported_module_in_eval_mode(exported_program: Any) -> Any:
         aten._native_batch_norm_legit_no_training.default: False,  # (x, w, b, rm, rv, momentum, eps)
         aten._native_batch_norm_legit_functional.default: True,  # (x, w, b, rm, rv, training, momentum, eps)
     }
-    gm = exported_program.module()
+    gm = exported_program.module(check_guards=False)  # guards are code generated from strings
     graph = gm.graph
     for node in list(graph.nodes):
         if node.op != "call_function":
@@ -223,25 +232,66 @@ def _trigger(model: Any, options: dict, path: str | None) -> tuple:
 
 
 
-def _torch_load(path: str, weights_only: bool):
-    """``torch.load`` onto the CPU with its warnings silenced; ``weights_only=True`` never unpickles code."""
-    import torch
+def _trusted(options: dict) -> bool:
+    """True when the caller vouches for the file (``trust=True``, or the older ``trust_pickle=True``)."""
+    return bool(options.get("trust") or options.get("trust_pickle"))
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
+
+def dry_run(module: Any, args: tuple, kwargs: dict | None, path: str | None, max_bytes: int | None = None) -> None:
+    """Run ``module`` once on fake tensors (no memory is allocated) and refuse it if any operator
+    would produce a tensor larger than ``max_bytes`` (default :attr:`Limits.tensor_bytes`).
+
+    A graph read from a file may ask an operator for a tensor far larger than the machine's
+    memory (``aten.zeros`` of a huge size); this finds it before the real export runs.
+    Wraps ``torch._subclasses.fake_tensor.FakeTensorMode`` and a ``TorchDispatchMode``.
+
+    Raises:
+        ConversionError: a tensor over the limit, or the graph cannot run on its trigger input.
+    """
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves, tree_map
+
+    limit = current_limits().tensor_bytes if max_bytes is None else max_bytes
+
+    class _Bounded(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, a=(), kw=None):
+            out = func(*a, **(kw or {}))
+            for t in tree_leaves(out):
+                if isinstance(t, torch.Tensor):
+                    nbytes = int(t.numel()) * t.element_size()
+                    if nbytes > limit:
+                        raise ConversionError(
+                            f"refused: the graph's {func} would allocate a tensor of {nbytes} bytes, more than "
+                            f"the limit of {limit} (HNN_MAX_TENSOR_MB)", path=path)
+            return out
+
+    mode = FakeTensorMode(allow_non_fake_inputs=True)
+    fake = tree_map(lambda t: mode.from_tensor(t) if isinstance(t, torch.Tensor) else t, (tuple(args), kwargs or {}))
+    try:
+        with warnings.catch_warnings(), torch.no_grad(), mode, _Bounded():
+            warnings.simplefilter("ignore")
+            module(*fake[0], **fake[1])
+    except ConversionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any operator can fail on a malformed graph
+        raise ConversionError(f"the program cannot run on its trigger input ({exception_summary(exc)})",
+                              path=path) from exc
+
 
 class PyTorchConverter(Converter):
     """PyTorch models (objects and files) to ONNX with the TorchScript exporter.
 
-    Options: ``opset`` (int, default 17), ``input_shape`` (see
-    :func:`converters.to_onnx`), ``trust_pickle`` (bool, default False).
+    Options: ``opset`` (int, default 17), ``input_shape`` (see :func:`converters.to_onnx`),
+    ``trust`` (bool, default False: allow TorchScript archives and pickled modules, which run
+    code from the file; ``trust_pickle`` is the older name).
     """
 
     name = "pytorch"
     aliases = ("torch",)
     suffixes = (".pt", ".pth", ".pt2", ".ckpt")
-    options = frozenset({"opset", "input_shape", "trust_pickle"})
+    options = frozenset({"opset", "input_shape", "trust", "trust_pickle"})
 
     def accepts_object(self, obj: Any) -> bool:
         return _is_module(obj) or _is_exported_program(obj)
@@ -255,8 +305,9 @@ class PyTorchConverter(Converter):
         """Export a module, ExportedProgram or PyTorch file to ONNX (see the module doc).
 
         Raises:
-            ConversionError: corrupt file, weights-only checkpoint (no architecture),
-                refused pickle (unless ``trust_pickle=True``), or export failure.
+            ConversionError: corrupt file, weights-only checkpoint (no architecture), a file
+                refused because loading it would run its code (unless ``trust=True``), or an
+                export failure.
         """
         opset = options.get("opset") or DEFAULT_OPSET
         if isinstance(model_or_path, (str, Path)):
@@ -273,7 +324,7 @@ class PyTorchConverter(Converter):
         )
 
     # -- files ---------------------------------------------------------------------------
-    def _convert_exported(self, ep: Any, opset: int, options: dict, path: str | None):
+    def _convert_exported(self, ep: Any, opset: int, options: dict, path: str | None, bound: bool = False):
         try:
             gm = exported_module_in_eval_mode(ep)
         except Exception as exc:
@@ -287,73 +338,88 @@ class PyTorchConverter(Converter):
             args, kwargs = ep.example_inputs
         else:
             args = _zeros([DEFAULT_INPUT_SHAPE])
+        if bound:
+            dry_run(gm, tuple(args), kwargs, path)
         return export_module(
             gm, tuple(args), kwargs, opset=opset, what="ExportedProgram", path=path, set_eval=False
         )
 
     def _convert_file(self, path: Path, opset: int, options: dict):
-        import torch
-
         info = inspect_file(path)
         kind = _archive_kind(info)
         where = str(path)
+        data = read_regular(path)
         if kind == "pt2":
-            try:
-                with open(path, "rb") as fh, warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    ep = torch.export.load(fh)
-            except Exception as exc:
-                raise ConversionError(
-                    f"cannot read the torch.export (.pt2) archive; corrupt or from another torch version "
-                    f"({exception_summary(exc)})",
-                    path=where,
-                ) from exc
-            return self._convert_exported(ep, opset, options, where)
+            return self._convert_pt2(data, where, opset, options)
         if kind == "torchscript":
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    module = torch.jit.load(where, map_location="cpu")
-            except Exception as exc:
+            if not _trusted(options):
                 raise ConversionError(
-                    f"cannot read the TorchScript archive; corrupt file ({exception_summary(exc)})",
+                    "refused: a TorchScript archive holds code (its forward and __setstate__ methods) that "
+                    "loading and exporting it would run; pass --trust (trust=True) if you trust its source, "
+                    "or save the model with torch.export (.pt2)",
                     path=where,
-                ) from exc
-            return export_module(module, _trigger(module, options, where), opset=opset,
-                                 what="TorchScript model", path=where)
-        return self._convert_checkpoint(path, opset, options)
+                )
+            return self._convert_torchscript(data, where, opset, options)
+        return self._convert_checkpoint(data, where, opset, options)
 
-    def _convert_checkpoint(self, path: Path, opset: int, options: dict):
-        where = str(path)
+    def _convert_pt2(self, data: bytes, where: str, opset: int, options: dict):
+        import torch
+
+        trusted = _trusted(options)
+        payload = data if trusted else sanitize_pt2(data, where)
         try:
-            obj = _torch_load(where, weights_only=True)
-        except pickle.UnpicklingError as exc:
-            if not options.get("trust_pickle"):
-                raise ConversionError(
-                    "refused: the file pickles Python objects (a whole torch module, not just weights) "
-                    "and unpickling runs code from the file; if you trust its source pass "
-                    "trust_pickle=True, or save the model with torch.export "
-                    "(.pt2) or TorchScript instead",
-                    path=where,
-                ) from None
-            return self._convert_pickled(path, opset, options)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ep = torch.export.load(io.BytesIO(payload))
         except Exception as exc:
             raise ConversionError(
-                "not a readable PyTorch file (corrupt, truncated or another format): "
-                f"{exception_summary(exc)}",
+                f"cannot read the torch.export (.pt2) archive; corrupt or from another torch version "
+                f"({exception_summary(exc)})",
                 path=where,
             ) from exc
-        raise ConversionError(
-            f"the file holds only weights ({_describe_weights(obj)}) and no architecture; "
-            "load them into the model in Python and pass the nn.Module, or save the model "
-            "with torch.export (.pt2) or TorchScript",
-            path=where,
-        )
+        return self._convert_exported(ep, opset, options, where, bound=not trusted)
 
-    def _convert_pickled(self, path: Path, opset: int, options: dict):
-        where = str(path)
+    def _convert_torchscript(self, data: bytes, where: str, opset: int, options: dict):
+        import torch
+
         try:
-            obj = _torch_load(where, weights_only=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module = torch.jit.load(io.BytesIO(data), map_location="cpu")
+        except Exception as exc:
+            raise ConversionError(
+                f"cannot read the TorchScript archive; corrupt file ({exception_summary(exc)})",
+                path=where,
+            ) from exc
+        return export_module(module, _trigger(module, options, where), opset=opset,
+                             what="TorchScript model", path=where)
+
+    def _convert_checkpoint(self, data: bytes, where: str, opset: int, options: dict):
+        globals_ = checkpoint_globals(data, where)
+        if is_weights_only(globals_):
+            raise ConversionError(
+                "the file holds only weights (tensors, such as a state_dict) and no architecture; "
+                "load them into the model in Python and pass the nn.Module, or save the model "
+                "with torch.export (.pt2)",
+                path=where,
+            )
+        if not _trusted(options):
+            shown = ", ".join(g.replace(" ", ".") for g in globals_ if not is_weights_only([g]))[:160]
+            raise ConversionError(
+                f"refused: the file pickles Python objects ({shown}) and unpickling runs code from the "
+                "file; pass --trust (trust=True) if you trust its source, or save the model with "
+                "torch.export (.pt2)",
+                path=where,
+            )
+        return self._convert_pickled(data, where, opset, options)
+
+    def _convert_pickled(self, data: bytes, where: str, opset: int, options: dict):
+        import torch
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
         except Exception as exc:  # missing classes (AttributeError/ModuleNotFoundError), corrupt data
             raise ConversionError(
                 f"cannot unpickle the model ({exception_summary(exc)}); the classes it was saved with "
@@ -372,12 +438,6 @@ class PyTorchConverter(Converter):
             )
         return export_module(obj, _trigger(obj, options, where), opset=opset,
                              what=f"PyTorch model {type(obj).__name__}", path=where)
-
-
-def _describe_weights(obj: Any) -> str:
-    if isinstance(obj, dict):
-        return f"a dict of {len(obj)} entries such as a state_dict"
-    return f"a {type(obj).__name__}"
 
 
 register(PyTorchConverter())

@@ -185,15 +185,24 @@ def test_torchscript_file(tmp_path, how):
         scripted = torch.jit.trace(model, torch.zeros(SMALL_SHAPE))
     path = tmp_path / "small.pt"
     torch.jit.save(scripted, str(path))
-    proto = to_onnx(path, input_shape=SMALL_SHAPE)
+    proto = to_onnx(path, input_shape=SMALL_SHAPE, trust=True)
     assert_small_cnn_graph(proto)
+
+
+def test_torchscript_refused_unless_trusted(tmp_path):
+    """A TorchScript archive holds code (forward, __setstate__): never loaded without trust."""
+    path = tmp_path / "small.pt"
+    torch.jit.save(torch.jit.script(SmallCNN().eval()), str(path))
+    with pytest.raises(ConversionError, match="refused: a TorchScript archive holds code") as err:
+        to_onnx(path, input_shape=SMALL_SHAPE)
+    assert str(path) in str(err.value) and "--trust" in str(err.value)
 
 
 def test_torchscript_detected_by_contents(tmp_path):
     path = tmp_path / "weights.bin"
     torch.jit.save(torch.jit.script(SmallCNN().eval()), str(path))
     assert detect_framework(path) == "pytorch"
-    assert_small_cnn_graph(to_onnx(path, input_shape=SMALL_SHAPE))
+    assert_small_cnn_graph(to_onnx(path, input_shape=SMALL_SHAPE, trust=True))
 
 
 @pytest.mark.parametrize("zipfile_format", [True, False])
@@ -213,7 +222,8 @@ def test_pickled_module_refused_unless_trusted(tmp_path):
         to_onnx(path)
     msg = str(err.value)
     assert str(path) in msg
-    assert "unpickling runs code" in msg and "trust_pickle=True" in msg
+    assert "unpickling runs code" in msg and "--trust" in msg
+    assert_small_cnn_graph(to_onnx(path, trust=True, input_shape=SMALL_SHAPE))
     assert_small_cnn_graph(to_onnx(path, trust_pickle=True, input_shape=SMALL_SHAPE))
 
 
