@@ -10,18 +10,22 @@ graphs of the two Keras versions differ (Keras 3 writes BatchNorm as Mul/Add); t
 graph builder normalises both. ``keep_weights=True`` gives the usual conversion with the
 weights as initializers.
 
-Files are loaded without compiling:
+Files come from strangers (README "Security"). A file is read once, with the size limits of
+:mod:`hnn_tf.safe_io`; its stored config is scanned (:mod:`converters.keras_config`: stored
+Lambda bytecode, modules outside Keras, layers that read files or other models, nesting)
+and refused unless ``safe_mode=False`` (the CLI's ``--trust``); then only the architecture is
+built from the config, no weight read:
 
-- ``.keras`` zip archives by the Keras version recorded in their ``metadata.json``:
-  Keras 3 with ``keras.saving.load_model``, Keras 2 with ``tf_keras.models.load_model``.
-- ``.h5`` / ``.hdf5`` by the ``keras_version`` attribute of the file: Keras 2 files
-  with ``tf_keras.models.load_model``, Keras 3 files with ``keras.saving.load_model``.
+- ``.keras`` zip archives by the Keras version recorded in their ``metadata.json``: Keras 3
+  with ``keras.saving.deserialize_keras_object``, Keras 2 with
+  ``tf_keras.models.model_from_json``.
+- ``.h5`` / ``.hdf5`` by the ``keras_version`` attribute of the file: Keras 2 files with
+  ``tf_keras.models.model_from_json``; Keras 3 files, whose legacy config only Keras' own
+  loader reads, with ``keras.saving.load_model`` on a private copy, after the HDF5 file is
+  checked (:func:`check_hdf5`: no links to other files, bounded dataset sizes).
 
 If the recorded version is missing, or its loader fails, the other loader is tried.
-Loading is safe by default (``safe_mode=True``): a Lambda layer whose Python
-bytecode is stored in the file is refused, since loading it would run that code.
-Keras 3 checks this itself; tf_keras does not for ``.h5`` files, so the stored
-model config is inspected before loading.
+``keep_weights=True`` loads the whole file with ``load_model``.
 
 ``TF_USE_LEGACY_KERAS=1`` is set (if unset) when this module is imported, so that a
 later ``import tensorflow`` in the same process gives tf_keras as ``tf.keras``, which
@@ -30,18 +34,19 @@ Spektral needs; ``import keras`` still gives Keras 3.
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import shutil
 import tempfile
 import warnings
-import zipfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from hnn_tf._tf import import_tensorflow
+from hnn_tf._tf import import_tensorflow, quiet_native_output
 from hnn_tf.errors import ConversionError
+from hnn_tf.safe_io import current_limits, json_depth, open_zip, read_regular, read_zip_member
+
+from .keras_config import config_problem
 
 from .registry import Converter, FileInfo, exception_summary, parse_input_shapes, register
 from .tf_graph import check_onnx_ops, function_to_onnx
@@ -79,121 +84,191 @@ def _major(version: Any) -> int | None:
         return None
 
 
-def _saved_info(path: Path) -> tuple[int | None, Any]:
-    """(major Keras version, model config) recorded in a ``.keras`` or HDF5 file; None when absent."""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            meta = json.loads(zf.read("metadata.json")) if "metadata.json" in names else {}
-            config = json.loads(zf.read("config.json")) if "config.json" in names else None
-        return _major(meta.get("keras_version")), config
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def check_hdf5(fh: Any, where: str) -> None:
+    """Refuse an HDF5 file whose reading would reach outside it or inflate past the limits.
+
+    External links, datasets stored in external files and virtual datasets make h5py read
+    other files (any path, a FIFO, ``/dev/zero``); a compressed dataset may declare far more
+    bytes than the file holds. Every dataset's declared size must stay within
+    :attr:`Limits.tensor_bytes` and their sum within :attr:`Limits.zip_bytes`.
+
+    Args:
+        fh: an open ``h5py.File``.
+        where: the file name, for messages.
+    Raises:
+        ConversionError: what was found, naming the object.
+    """
     import h5py
 
-    with h5py.File(path, "r") as fh:
+    limits = current_limits()
+    problems: list[str] = []
+    total = [0]
+
+    def link(name: str, lnk: Any) -> Any:
+        if isinstance(lnk, h5py.ExternalLink):
+            problems.append(f"the HDF5 object {name!r} links to the file {lnk.filename!r}")
+            return True
+        return None
+
+    def item(name: str, obj: Any) -> Any:
+        if isinstance(obj, h5py.Dataset):
+            if obj.is_virtual or obj.external:
+                problems.append(f"the HDF5 dataset {name!r} is stored in other files")
+                return True
+            nbytes = int(obj.size or 0) * int(obj.dtype.itemsize)
+            total[0] += nbytes
+            if nbytes > limits.tensor_bytes or total[0] > limits.zip_bytes:
+                problems.append(f"the HDF5 datasets declare more than the limits allow ({name!r}: {nbytes} bytes)")
+                return True
+        return None
+
+    fh.visititems_links(link)
+    if not problems:
+        fh.visititems(item)
+    if problems:
+        raise ConversionError(f"refused: {problems[0]}", path=where)
+
+
+def _read_saved_model(path: Path) -> tuple[str, int | None, str | None, bytes]:
+    """(format ``"keras"``/``"h5"``, major Keras version, model config JSON text, file bytes) of a Keras file.
+
+    The file is read once with the size limit; nothing is loaded by Keras here.
+    """
+    where = str(path)
+    data = read_regular(path)
+    if data[:4] == b"PK\x03\x04":
+        zf = open_zip(data, where)
+        names = set(zf.namelist())
+        meta_text = read_zip_member(zf, "metadata.json", where) if "metadata.json" in names else b"{}"
+        try:
+            meta = json.loads(meta_text)
+        except (ValueError, RecursionError):
+            meta = {}
+        config = read_zip_member(zf, "config.json", where).decode("utf-8") if "config.json" in names else None
+        version = meta.get("keras_version") if isinstance(meta, dict) else None
+        return "keras", _major(version), config, data
+    if data[:8] != HDF5_MAGIC:
+        raise ConversionError("not a Keras file (neither a .keras zip archive nor HDF5)", path=where)
+    import h5py
+
+    with h5py.File(io.BytesIO(data), "r") as fh:
+        check_hdf5(fh, where)
         version = fh.attrs.get("keras_version")
         raw = fh.attrs.get("model_config")
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8")
-    return _major(version), (json.loads(raw) if raw else None)
+    if raw is not None and len(raw) > current_limits().config_bytes:
+        raise ConversionError("the stored model config is larger than the limit (HNN_MAX_CONFIG_MB)", path=where)
+    return "h5", _major(version), (str(raw) if raw is not None else None), data
 
 
-def _has_bytecode_lambda(config: Any) -> bool:
-    """True if a saved model config holds marshalled Python code (a Lambda layer's lambda).
+def load_keras_file(path: Path, safe_mode: bool = True, keep_weights: bool = False) -> Any:
+    """Load a ``.keras`` or ``.h5`` model's architecture without compiling it (see the module doc).
 
-    Keras 3 stores such a function as ``{"class_name": "__lambda__", ...}``; tf_keras
-    marks it with ``function_type`` / ``output_shape_type`` ``"lambda"`` in the Lambda
-    layer's config. Functions referenced by name are not code and pass.
-    """
-    if isinstance(config, dict):
-        if config.get("class_name") == "__lambda__":
-            return True
-        if config.get("class_name") == "Lambda":
-            inner = config.get("config") or {}
-            if "lambda" in (inner.get("function_type"), inner.get("output_shape_type")):
-                return True
-        return any(_has_bytecode_lambda(v) for v in config.values())
-    if isinstance(config, list):
-        return any(_has_bytecode_lambda(v) for v in config)
-    return False
+    The stored config is read and scanned first (:func:`converters.keras_config.config_problem`);
+    then the model is built from the config alone: Keras 3 archives with
+    ``keras.saving.deserialize_keras_object``, tf_keras ones with
+    ``tf_keras.models.model_from_json``. No weight is read: the hash needs shapes only. With
+    ``keep_weights=True``, ``safe_mode=False`` (a trusted file), or a Keras 3 ``.h5`` file
+    (whose legacy config only Keras' full loader reads) the file is loaded whole from a
+    private copy with ``load_model``.
 
-
-@contextmanager
-def _with_suffix(path: Path, suffix: str) -> Iterator[Path]:
-    """``path`` itself if it has ``suffix``, else a temporary link (or copy) that has it.
-
-    Keras chooses the file format from the suffix, so content-detected files with
-    another name need one.
-    """
-    if path.suffix.lower() == suffix:
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="hnn-keras-") as tmp:
-        target = Path(tmp) / f"model{suffix}"
-        try:
-            os.symlink(path.resolve(), target)
-        except OSError:
-            shutil.copyfile(path, target)
-        yield target
-
-
-def load_keras_file(path: Path, safe_mode: bool = True) -> Any:
-    """Load a ``.keras`` or ``.h5`` model without compiling it (see the module doc).
-
+    Args:
+        path: the file.
+        safe_mode: refuse configs that would run or read code and files (see
+            :mod:`converters.keras_config`); False trusts the file.
+        keep_weights: load the weights too.
     Returns:
         a Keras 3 or tf_keras ``Model``.
-
     Raises:
-        ConversionError: unreadable/corrupt file, refused Lambda bytecode, or neither
-            Keras version can load it.
+        ConversionError: unreadable/corrupt file, a refused config, or neither Keras version
+            can build it.
     """
     where = str(path)
     try:
-        major, config = _saved_info(path)
+        fmt, major, config_text, data = _read_saved_model(path)
+    except ConversionError:
+        raise
     except Exception as exc:  # BadZipFile, OSError from h5py, JSON errors
         raise ConversionError(
             f"not a readable Keras file (corrupt or truncated): {exception_summary(exc)}", path=where
         ) from exc
-    is_zip = zipfile.is_zipfile(path)
-    if safe_mode and _has_bytecode_lambda(config):
+    if config_text is None:
+        raise ConversionError("the file holds no model config (weights only?); save the whole model", path=where)
+    try:
+        config = json.loads(config_text)
+    except (ValueError, RecursionError) as exc:
+        raise ConversionError(f"the stored model config is not valid JSON ({type(exc).__name__})", path=where) from None
+    depth = current_limits().config_depth
+    if json_depth(config, depth) > depth:  # even a trusted config: the loaders recurse over it
+        raise ConversionError(f"refused: the model config nests deeper than {depth} levels (HNN_MAX_CONFIG_DEPTH)",
+                              path=where)
+    problem = config_problem(config) if safe_mode else None
+    if problem:
         raise ConversionError(
-            "refused: the model has a Lambda layer whose Python code is stored in the file and "
-            "loading it runs that code; if you trust its source pass safe_mode=False",
+            f"refused: the model config holds {problem}; pass --trust (safe_mode=False) if you trust its source",
             path=where,
         )
-    suffix = ".keras" if is_zip else ".h5"
 
-    def load_keras3(p: Path) -> Any:
+    def full_load(flavour: str) -> Any:
         import_tensorflow()
-        import keras
+        suffix = ".keras" if fmt == "keras" else ".h5"
+        with tempfile.TemporaryDirectory(prefix="hnn-keras-") as tmp:
+            copy = Path(tmp) / f"model{suffix}"
+            copy.write_bytes(data)
+            if flavour == "Keras 3":
+                import keras
 
-        return keras.saving.load_model(str(p), compile=False, safe_mode=safe_mode)
+                return keras.saving.load_model(str(copy), compile=False, safe_mode=safe_mode)
+            import tf_keras
 
-    def load_tf_keras(p: Path) -> Any:
+            return tf_keras.models.load_model(str(copy), compile=False, safe_mode=safe_mode)
+
+    def from_config(flavour: str) -> Any:
         import_tensorflow()
+        if keep_weights or not safe_mode or (flavour == "Keras 3" and fmt == "h5"):
+            return full_load(flavour)
+        if flavour == "Keras 3":
+            import keras
+
+            cfg = dict(config) if isinstance(config, dict) else config
+            if isinstance(cfg, dict):
+                cfg["compile_config"] = None
+            return keras.saving.deserialize_keras_object(cfg, safe_mode=safe_mode)
         import tf_keras
 
-        return tf_keras.models.load_model(str(p), compile=False, safe_mode=safe_mode)
+        return tf_keras.models.model_from_json(config_text)
 
-    loaders = [("Keras 3", load_keras3), ("tf_keras", load_tf_keras)]
+    loaders = ["Keras 3", "tf_keras"]
     if major is not None and major < 3:
         loaders.reverse()
     errors = []
-    with _with_suffix(path, suffix) as p, warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet_native_output():
         warnings.simplefilter("ignore")
-        for label, loader in loaders:
+        for label in loaders:
             try:
-                return loader(p)
+                model = from_config(label)
+            except RecursionError:
+                raise ConversionError("the model config nests too deeply to build", path=where) from None
             except Exception as exc:  # each Keras raises its own types for unknown layers, bad files ...
                 text = str(exc)
                 if "safe_mode" in text or "arbitrary code" in text:
                     raise ConversionError(
                         "refused: the model stores Python code (a Lambda layer) and loading it runs "
-                        "that code; if you trust its source pass safe_mode=False",
+                        "that code; pass --trust (safe_mode=False) if you trust its source",
                         path=where,
                     ) from exc
                 errors.append(f"{label}: {exception_summary(exc)}")
                 if major is not None:
                     break  # the recorded version's loader is authoritative
+                continue
+            if keras_flavour(model) is None:
+                raise ConversionError(f"the config describes a {type(model).__name__}, not a Keras model",
+                                      path=where)
+            return model
     raise ConversionError(f"cannot load the Keras model ({'; '.join(errors)})", path=where)
 
 
@@ -286,7 +361,7 @@ class KerasConverter(Converter):
     name = "keras"
     aliases = ("tf_keras", "tensorflow", "tf")
     suffixes = (".keras", ".h5", ".hdf5")
-    options = frozenset({"opset", "input_shape", "safe_mode", "keep_weights"})
+    options = frozenset({"opset", "input_shape", "safe_mode", "keep_weights", "trust"})
 
     def accepts_object(self, obj: Any) -> bool:
         return keras_flavour(obj) is not None
@@ -306,7 +381,8 @@ class KerasConverter(Converter):
         opset = options.get("opset") or DEFAULT_OPSET
         if isinstance(model_or_path, (str, Path)):
             path = Path(model_or_path)
-            model = load_keras_file(path, safe_mode=options.get("safe_mode", True))
+            safe = options.get("safe_mode", True) and not options.get("trust")
+            model = load_keras_file(path, safe_mode=safe, keep_weights=bool(options.get("keep_weights")))
             return keras_to_onnx(model, opset, options.get("input_shape"), str(path),
                                  keep_weights=bool(options.get("keep_weights")))
         if keras_flavour(model_or_path) is None:
