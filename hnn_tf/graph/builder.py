@@ -27,12 +27,13 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from hnn_tf.errors import GraphError
+from hnn_tf.errors import GraphError, HNNError
 from hnn_tf.graph.canonical import SMALL_CONST, CanonicalGraph, Const, Node, canonicalize
 from hnn_tf.graph.cost import node_flops, node_params
 from hnn_tf.graph.layer_graph import LayerGraph
 from hnn_tf.graph.merge import CANONICAL_MERGE_RULES, PAPER_MERGE_RULES, MergeRule, merge_graph
 from hnn_tf.graph.shapes import DEFAULT_SPATIAL, infer_shapes
+from hnn_tf.graph.validate import check_declared, check_model, topological_order
 
 #: Ops removed from the data path, their consumers linked to their producer.
 PASS_THROUGH = {"Identity", "Dropout"}
@@ -50,6 +51,10 @@ def _attrs(node: onnx.NodeProto) -> dict:
         except Exception:  # noqa: BLE001 - an unreadable attribute is not needed for costs
             pass
     return out
+
+
+def _subgraph_attrs(node: onnx.NodeProto) -> bool:
+    return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
 
 
 def _outer_names(node: onnx.NodeProto) -> list[str]:
@@ -112,16 +117,41 @@ def build_graph(
         trace: with ``canonical``, a list that receives ``("clean-up", N)`` then
             ``(rule name, N)`` after each rule of the first pass (N = layer count).
     Returns:
-        LayerGraph whose nodes are in the ONNX graph's topological order.
+        LayerGraph whose nodes are in topological order (the ONNX graph's order when it is
+        already topological).
     Raises:
-        GraphError: the graph has no node that depends on its input, refers to a tensor that
-            nothing produces, or its shapes cannot be inferred.
+        GraphError: the model fails :func:`hnn_tf.graph.validate.check_model` (limits,
+            malformed structure), has no node that depends on its input, or its shapes cannot
+            be inferred; any other failure while reading a hostile graph is reported as a
+            GraphError naming ``source`` too.
     """
+    try:
+        return _build_graph(model, merge, rules, spatial, source, canonical, trace)
+    except HNNError:
+        raise
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 - a hostile graph must give one clear line
+        raise GraphError(f"cannot build the layer graph ({type(exc).__name__}: {str(exc)[:160]})", source) from exc
+
+
+def _build_graph(
+    model: onnx.ModelProto,
+    merge: bool = False,
+    rules: tuple[MergeRule, ...] | list[MergeRule] | None = None,
+    spatial: int = DEFAULT_SPATIAL,
+    source: str | None = None,
+    canonical: bool = False,
+    trace: list | None = None,
+) -> LayerGraph:
+    """:func:`build_graph` itself, its errors not yet turned into GraphError."""
+    check_model(model, source)
     g = model.graph
     weight_dims: dict[str, tuple[tuple[int, ...], int]] = {
         t.name: (tuple(int(d) for d in t.dims), t.data_type) for t in g.initializer
     }
     init_names = set(weight_dims)
+    outer = {k: _outer_names(n) for k, n in enumerate(g.node) if _subgraph_attrs(n)}
+    order = topological_order(list(g.node), {vi.name for vi in g.input} | init_names, outer, source)
+    outer_of = {id(g.node[k]): names for k, names in outer.items()}
     tensors: dict[str, onnx.TensorProto] = {t.name: t for t in g.initializer}  # for small values
     data: set[str] = {vi.name for vi in g.input if vi.name not in init_names}
     if not data:
@@ -135,7 +165,8 @@ def build_graph(
             name = alias[name]
         return name
 
-    for node in g.node:
+    for k_node in order:
+        node = g.node[k_node]
         op = node.op_type
         if op == "Constant":
             for a in node.attribute:
@@ -152,14 +183,16 @@ def build_graph(
                 for a in node.attribute:
                     if a.name == "value" and a.type == onnx.AttributeProto.TENSOR:
                         dtype = a.t.data_type
-                weight_dims[node.output[0]] = (tuple(int(d) for d in np.asarray(shape).reshape(-1)), dtype)
+                dims = tuple(int(d) for d in np.asarray(shape).reshape(-1))
+                check_declared(node.output[0], list(dims), dtype, "constant", source)
+                weight_dims[node.output[0]] = (dims, dtype)
             continue
         if op in PASS_THROUGH and node.input and node.input[0]:
             # forwards data or a weight: either way it is not a layer
             for o in node.output[:1]:
                 alias[o] = resolve(node.input[0])
             continue
-        ins = [resolve(i) for i in list(node.input) + _outer_names(node) if i]
+        ins = [resolve(i) for i in list(node.input) + outer.get(k_node, []) if i]
         if op in SHAPE_OPS or not any(i in data for i in ins):
             continue  # shape computation or constant folding: not a layer
         for o in node.output:
@@ -174,17 +207,18 @@ def build_graph(
     for node in layers:
         needed.update(resolve(i) for i in node.input if i and resolve(i) in data)
         needed.update(o for o in node.output if o)
-    shapes = infer_shapes(model, needed=needed, spatial=spatial, source=source)
+    shapes = infer_shapes(model, needed=needed, spatial=spatial, source=source,
+                          order=None if order == list(range(len(g.node))) else order)
 
     if rules is None:
         rules = CANONICAL_MERGE_RULES if canonical else PAPER_MERGE_RULES
     if canonical:
-        graph = _canonical_graph(model, layers, resolve, weight_dims, tensors, data, shapes, trace)
+        graph = _canonical_graph(model, layers, resolve, weight_dims, tensors, data, shapes, trace, outer_of)
         return merge_graph(graph, rules) if merge else graph
 
     ops, flops, params, names, edges = [], [], [], [], set()
     for k, node in enumerate(layers):
-        ins = [resolve(i) if i else "" for i in list(node.input) + _outer_names(node)]
+        ins = [resolve(i) if i else "" for i in list(node.input) + outer_of.get(id(node), [])]
         ops.append(node.op_type)
         names.append(node.name or f"{node.op_type}_{k}")
         params.append(node_params(node.op_type, ins, weight_dims))
@@ -203,13 +237,13 @@ def build_graph(
     return merge_graph(graph, rules) if merge else graph
 
 
-def _canonical_graph(model, layers, resolve, weight_dims, tensors, data, shapes, trace) -> LayerGraph:
+def _canonical_graph(model, layers, resolve, weight_dims, tensors, data, shapes, trace, outer_of) -> LayerGraph:
     """The layers as a :class:`CanonicalGraph`, rewritten by the canonical rules."""
     g = model.graph
     nodes = []
     consts: dict[str, Const] = {}
     for k, node in enumerate(layers):
-        ins = [resolve(i) if i else "" for i in list(node.input) + _outer_names(node)]
+        ins = [resolve(i) if i else "" for i in list(node.input) + outer_of.get(id(node), [])]
         for i in ins:
             if not i or i in data or i in consts:
                 continue

@@ -105,6 +105,8 @@ class Node:
             the node was built with, in input / output order. They stay as they were when
             rules rewire the node, so a rule reads a node's attributes (axes, pads) in the
             layout the node computes in, even after a layout Transpose before it is dropped.
+        key: the node's place in the topological order (a tuple; set by the graph).
+        alive: False once the graph has removed the node.
     """
 
     op: str
@@ -116,6 +118,8 @@ class Node:
     params: int = 0
     in_shapes: list = field(default_factory=list)
     out_shapes: list = field(default_factory=list)
+    key: tuple = field(default=(), repr=False)
+    alive: bool = field(default=True, repr=False)
 
     def in_shape(self, k: int = 0) -> tuple | None:
         """Static shape of input ``k`` as built, None if unknown."""
@@ -132,35 +136,87 @@ def _static(shape) -> tuple | None:
     return tuple(int(d) for d in shape)
 
 
-@dataclass
 class CanonicalGraph:
     """The intermediate representation the rules rewrite: layers with their tensors.
 
-    Attributes:
+    The graph keeps, for every data tensor, its producer and its readers, and updates them
+    on each edit, so every edit costs the degree of the nodes it touches, not the size of
+    the graph. Rules change the graph through the edit methods (:meth:`set_inputs`,
+    :meth:`remove`, :meth:`bypass`, :meth:`absorb`, :meth:`insert_after`, :meth:`replace`),
+    never by assigning to a node's ``inputs``/``outputs`` or to :attr:`nodes`.
+
+    Args:
         nodes: layers in topological order.
         inputs: names of the model's data inputs.
         outputs: names of the model's outputs (after Identity links were followed).
         consts: constant tensors by name.
+
+    Attributes:
+        inputs, outputs, consts: as given (``outputs`` follows :meth:`bypass`).
     """
 
-    nodes: list[Node]
-    inputs: set[str]
-    outputs: list[str]
-    consts: dict[str, Const]
+    def __init__(self, nodes: list[Node], inputs: set[str], outputs: list[str], consts: dict[str, Const]):
+        self.inputs = set(inputs)
+        self.outputs = list(outputs)
+        self._output_set = set(self.outputs)
+        self.consts = consts
+        self._all: list[Node] = []
+        self._producer: dict[str, Node] = {}
+        self._readers: dict[str, dict[int, Node]] = {}
+        self._dirty = False
+        self._seq = 0
+        for k, n in enumerate(nodes):
+            n.key, n.alive = (k,), True
+            self._link(n)
+            self._all.append(n)
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def _link(self, n: Node) -> None:
+        for o in n.outputs:
+            if o:
+                self._producer[o] = n
+        for i in dict.fromkeys(n.inputs):
+            if i and i not in self.consts:
+                self._readers.setdefault(i, {})[id(n)] = n
+
+    def _unlink(self, n: Node) -> None:
+        for o in n.outputs:
+            if o and self._producer.get(o) is n:
+                del self._producer[o]
+        for i in dict.fromkeys(n.inputs):
+            readers = self._readers.get(i)
+            if readers is not None:
+                readers.pop(id(n), None)
+                if not readers:
+                    del self._readers[i]
+
+    @property
+    def nodes(self) -> list[Node]:
+        """The live layers in topological order (a new list; edit through the graph's methods)."""
+        if self._dirty:
+            self._all = sorted((n for n in self._all if n.alive), key=lambda n: n.key)
+            self._dirty = False
+        return list(self._all)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
 
     # -- queries -----------------------------------------------------------------------
+    def producer(self, tensor: str) -> Node | None:
+        """The layer producing ``tensor``, or None (a model input, a constant, unknown)."""
+        return self._producer.get(tensor)
+
+    def readers(self, tensor: str) -> list[Node]:
+        """The layers reading data tensor ``tensor`` (each once), in the order they were linked."""
+        return list(self._readers.get(tensor, {}).values())
+
     def producers(self) -> dict[str, Node]:
-        """Data tensor name -> the layer producing it."""
-        return {o: n for n in self.nodes for o in n.outputs if o}
+        """Data tensor name -> the layer producing it (a copy)."""
+        return dict(self._producer)
 
     def consumers(self) -> dict[str, list[Node]]:
-        """Data tensor name -> the layers reading it (each listed once)."""
-        out: dict[str, list[Node]] = {}
-        for n in self.nodes:
-            for i in dict.fromkeys(n.inputs):
-                if i and i not in self.consts:
-                    out.setdefault(i, []).append(n)
-        return out
+        """Data tensor name -> the layers reading it (each listed once; a copy)."""
+        return {t: list(r.values()) for t, r in self._readers.items()}
 
     def data_inputs(self, node: Node) -> list[str]:
         """The node's inputs that are data (not constants, not absent)."""
@@ -172,15 +228,49 @@ class CanonicalGraph:
             return self.consts[node.inputs[index]]
         return None
 
+    def is_output(self, tensor: str) -> bool:
+        """True if ``tensor`` is a model output."""
+        return tensor in self._output_set
+
+    def sole_reader(self, node: Node) -> Node | None:
+        """The one layer reading ``node``'s (single) output, if exactly one does and it is no model output."""
+        if len([o for o in node.outputs if o]) != 1 or node.outputs[0] in self._output_set:
+            return None
+        readers = self._readers.get(node.outputs[0], {})
+        return next(iter(readers.values())) if len(readers) == 1 else None
+
     # -- edits -------------------------------------------------------------------------
+    def set_inputs(self, node: Node, inputs: list[str]) -> None:
+        """Give ``node`` new input tensors (its reader links follow)."""
+        self._unlink(node)
+        node.inputs = list(inputs)
+        self._link(node)
+
+    def set_outputs(self, node: Node, outputs: list[str], shapes: list | None = None) -> None:
+        """Give ``node`` new output tensors (and their shapes, when given)."""
+        self._unlink(node)
+        node.outputs = list(outputs)
+        if shapes is not None:
+            node.out_shapes = list(shapes)
+        self._link(node)
+
+    def remove(self, node: Node) -> None:
+        """Drop ``node`` from the graph (its readers keep their inputs: the caller rewires them)."""
+        if node.alive:
+            self._unlink(node)
+            node.alive = False
+            self._dirty = True
+
     def bypass(self, node: Node, source: str) -> None:
         """Remove ``node``; every reader of its first output reads ``source`` instead."""
         old = node.outputs[0]
-        for n in self.nodes:
-            if n is not node:
-                n.inputs = [source if i == old else i for i in n.inputs]
-        self.outputs = [source if o == old else o for o in self.outputs]
-        self.nodes = [n for n in self.nodes if n is not node]
+        for r in self.readers(old):
+            if r is not node:
+                self.set_inputs(r, [source if i == old else i for i in r.inputs])
+        if old in self._output_set:
+            self.outputs = [source if o == old else o for o in self.outputs]
+            self._output_set = set(self.outputs)
+        self.remove(node)
 
     def bypass_to_data_input(self, node: Node) -> bool:
         """:meth:`bypass` ``node`` to its first data input; False (nothing done) if it has none."""
@@ -192,25 +282,45 @@ class CanonicalGraph:
 
     def absorb(self, keep: Node, gone: Node) -> None:
         """Remove ``gone`` (the only reader of ``keep``'s output); ``keep`` takes its outputs."""
-        keep.outputs = list(gone.outputs)
-        keep.out_shapes = list(gone.out_shapes)
-        self.nodes = [n for n in self.nodes if n is not gone]
+        self.remove(gone)
+        self.set_outputs(keep, list(gone.outputs), list(gone.out_shapes))
+
+    def insert_after(self, anchor: Node, node: Node) -> Node:
+        """Add ``node`` right after ``anchor`` in the topological order; returns it."""
+        self._seq += 1
+        node.key, node.alive = anchor.key + (self._seq,), True
+        self._link(node)
+        self._all.append(node)
+        self._dirty = True
+        return node
+
+    def replace(self, chain: list[Node], node: Node) -> Node:
+        """Remove the nodes of ``chain`` and put ``node`` where the first of them was; returns it."""
+        key = chain[0].key
+        for c in chain:
+            self.remove(c)
+        node.key, node.alive = key, True
+        self._link(node)
+        self._all.append(node)
+        self._dirty = True
+        return node
 
     # -- result ------------------------------------------------------------------------
     def to_layer_graph(self) -> LayerGraph:
         """The :class:`LayerGraph` of these layers (edges: data tensors between them)."""
-        index = {o: k for k, n in enumerate(self.nodes) for o in n.outputs if o}
+        nodes = self.nodes
+        index = {o: k for k, n in enumerate(nodes) for o in n.outputs if o}
         edges = set()
-        for k, n in enumerate(self.nodes):
+        for k, n in enumerate(nodes):
             for i in n.inputs:
                 if i in index and index[i] != k:
                     edges.add((index[i], k))
         return LayerGraph(
-            ops=[n.op for n in self.nodes],
-            flops=[n.flops for n in self.nodes],
-            params=[n.params for n in self.nodes],
+            ops=[n.op for n in nodes],
+            flops=[n.flops for n in nodes],
+            params=[n.params for n in nodes],
             edges=sorted(edges),
-            names=[n.name for n in self.nodes],
+            names=[n.name for n in nodes],
         )
 
 
@@ -226,14 +336,6 @@ class Rule:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _sole_consumer(g: CanonicalGraph, node: Node, consumers: dict[str, list[Node]]) -> Node | None:
-    """The one layer reading ``node``'s (single) output, if exactly one does and it is no model output."""
-    if len([o for o in node.outputs if o]) != 1 or node.outputs[0] in g.outputs:
-        return None
-    readers = consumers.get(node.outputs[0], [])
-    return readers[0] if len(readers) == 1 else None
 
 
 def _value(c: Const | None) -> np.ndarray | None:
@@ -269,8 +371,8 @@ def _channel_axis(shape: tuple | None, c: Const) -> int | None:
 def _bypass_where(g: CanonicalGraph, drop) -> bool:
     """Bypass every node for which ``drop(node)`` is true; True if any was removed."""
     changed = False
-    for n in list(g.nodes):
-        if drop(n):
+    for n in g.nodes:
+        if n.alive and drop(n):
             changed |= g.bypass_to_data_input(n)
     return changed
 
@@ -281,27 +383,26 @@ def strip_trailing_softmax(g: CanonicalGraph) -> bool:
     Keras applications end in a Softmax (``classifier_activation``), torchvision models do not;
     it is the classifier's output activation, not a layer of the feature graph.
     """
-    consumers = g.consumers()
-    return _bypass_where(g, lambda n: n.op in ("Softmax", "LogSoftmax") and n.outputs[0] in g.outputs
-                         and not consumers.get(n.outputs[0]))
+    return _bypass_where(g, lambda n: n.op in ("Softmax", "LogSoftmax") and g.is_output(n.outputs[0])
+                         and not g.readers(n.outputs[0]))
 
 
 def remove_dead_nodes(g: CanonicalGraph) -> bool:
     """Remove layers none of whose outputs reach a model output (unused branches)."""
-    producers = g.producers()
     live: set[int] = set()
-    stack = [producers[o] for o in g.outputs if o in producers]
+    stack = [p for p in (g.producer(o) for o in g.outputs) if p is not None]
     while stack:
         n = stack.pop()
         if id(n) in live:
             continue
         live.add(id(n))
-        stack.extend(producers[i] for i in n.inputs if i in producers)
-    before = len(g.nodes)
+        stack.extend(p for p in (g.producer(i) for i in n.inputs if i) if p is not None)
     if not live:  # no output is produced by a layer: keep everything rather than nothing
         return False
-    g.nodes = [n for n in g.nodes if id(n) in live]
-    return len(g.nodes) != before
+    dead = [n for n in g.nodes if id(n) not in live]
+    for n in dead:
+        g.remove(n)
+    return bool(dead)
 
 
 def _is_layout_perm(perm: Any) -> bool:
@@ -345,21 +446,19 @@ def merge_nested_concat(g: CanonicalGraph) -> bool:
     Grappler write the flat form (Inception blocks), tf2onnx without Grappler (the weight-free
     Keras route) the nested one. Both are data movement (0 FLOPs, 0 parameters).
     """
-    consumers = g.consumers()
     changed = False
-    for inner in list(g.nodes):
-        if inner.op != "Concat" or not any(x is inner for x in g.nodes):
+    for inner in g.nodes:
+        if inner.op != "Concat" or not inner.alive:
             continue
-        outer = _sole_consumer(g, inner, consumers)
+        outer = g.sole_reader(inner)
         if outer is None or outer.op != "Concat" or _concat_axis(outer) is None \
                 or _concat_axis(inner) != _concat_axis(outer):
             continue
         spliced: list[str] = []
         for i in outer.inputs:
             spliced.extend(inner.inputs if i == inner.outputs[0] else [i])
-        outer.inputs = spliced
-        g.nodes = [x for x in g.nodes if x is not inner]
-        consumers = g.consumers()
+        g.remove(inner)
+        g.set_inputs(outer, spliced)
         changed = True
     return changed
 
@@ -375,10 +474,9 @@ def fold_pad(g: CanonicalGraph) -> bool:
     depend on its output shape, which is the same either way). The batch axis and the
     channel axis (1, or the last in NHWC) must not be padded.
     """
-    consumers = g.consumers()
     changed = False
-    for n in list(g.nodes):
-        if n.op != "Pad" or n.attrs.get("mode", b"constant") not in (b"constant", "constant"):
+    for n in g.nodes:
+        if n.op != "Pad" or not n.alive or n.attrs.get("mode", b"constant") not in (b"constant", "constant"):
             continue
         fill = _value(g.const(n, 2))
         if fill is not None and np.any(fill != 0):
@@ -394,8 +492,8 @@ def fold_pad(g: CanonicalGraph) -> bool:
             per_axis = pads[:r] + pads[r:]
             if per_axis[0] != 0 or (per_axis[1] != 0 and per_axis[r - 1] != 0):
                 continue
-        readers = consumers.get(n.outputs[0], [])
-        if readers and n.outputs[0] not in g.outputs and all(r.op in _PAD_TARGETS for r in readers):
+        readers = g.readers(n.outputs[0])
+        if readers and not g.is_output(n.outputs[0]) and all(r.op in _PAD_TARGETS for r in readers):
             changed |= g.bypass_to_data_input(n)
     return changed
 
@@ -437,10 +535,9 @@ def matmul_add_to_gemm(g: CanonicalGraph) -> bool:
     FLOPs stay the MatMul's (bias additions are not counted); parameters are recounted by
     ``count_affine_bias``.
     """
-    consumers = g.consumers()
     changed = False
-    for n in list(g.nodes):
-        if n.op != "MatMul" or len(n.inputs) != 2:
+    for n in g.nodes:
+        if n.op != "MatMul" or len(n.inputs) != 2 or not n.alive:
             continue
         w = g.const(n, 1)
         a = n.in_shape(0)
@@ -449,13 +546,12 @@ def matmul_add_to_gemm(g: CanonicalGraph) -> bool:
         n.op = "Gemm"
         n.attrs = {"transB": 0}
         changed = True
-        nxt = _sole_consumer(g, n, consumers)
+        nxt = g.sole_reader(n)
         if nxt is not None and nxt.op == "Add" and len(nxt.inputs) == 2:
             other = [i for i in nxt.inputs if i != n.outputs[0]]
             if len(other) == 1 and other[0] in g.consts and g.consts[other[0]].numel == w.dims[1]:
-                n.inputs = [n.inputs[0], n.inputs[1], other[0]]
+                g.set_inputs(n, [n.inputs[0], n.inputs[1], other[0]])
                 g.absorb(n, nxt)
-                consumers = g.consumers()
     return changed
 
 
@@ -487,11 +583,9 @@ def affine_to_batchnorm(g: CanonicalGraph) -> bool:
     Conv (a separate bias add). The new node has BatchNormalization's cost: FLOPs 2 per
     output element, parameters 2 per channel.
     """
-    consumers = g.consumers()
-    producers = g.producers()
     changed = False
-    for n in list(g.nodes):
-        if not any(x is n for x in g.nodes):
+    for n in g.nodes:
+        if not n.alive:
             continue
         axis = _scale_shift_axis(g, n)
         if axis is None:
@@ -499,11 +593,11 @@ def affine_to_batchnorm(g: CanonicalGraph) -> bool:
         src = [i for i in n.inputs if i not in g.consts][0]
         chain = [n]
         while True:
-            nxt = _sole_consumer(g, chain[-1], consumers)
+            nxt = g.sole_reader(chain[-1])
             if nxt is None or _scale_shift_axis(g, nxt) is None:
                 break
             chain.append(nxt)
-        prod = producers.get(src)
+        prod = g.producer(src)
         if not any(c.op == "Mul" for c in chain) and (prod is None or prod.op not in _AFFINE_PRODUCERS):
             continue
         shape = chain[-1].out_shape(0)
@@ -518,11 +612,7 @@ def affine_to_batchnorm(g: CanonicalGraph) -> bool:
             in_shapes=list(n.in_shapes[:1]) if n.inputs[0] == src else list(n.in_shapes[1:2]),
             out_shapes=list(chain[-1].out_shapes),
         )
-        k = next(j for j, x in enumerate(g.nodes) if x is chain[0])
-        g.nodes = [x for x in g.nodes if all(x is not c for c in chain)]
-        g.nodes.insert(k, bn)
-        consumers = g.consumers()
-        producers = g.producers()
+        g.replace(chain, bn)
         changed = True
     return changed
 
@@ -535,19 +625,15 @@ def fold_batchnorm(g: CanonicalGraph) -> bool:
     + bias (``count_affine_bias``). BatchNorms after other layers (DenseNet's pre-activation
     BN after a Concat) stay.
     """
-    consumers = g.consumers()
-    producers = g.producers()
     changed = False
-    for n in list(g.nodes):
-        if n.op != "BatchNormalization":
+    for n in g.nodes:
+        if n.op != "BatchNormalization" or not n.alive:
             continue
         src = g.data_inputs(n)
-        prod = producers.get(src[0]) if src else None
-        if prod is None or prod.op not in _AFFINE_PRODUCERS or _sole_consumer(g, prod, consumers) is not n:
+        prod = g.producer(src[0]) if src else None
+        if prod is None or prod.op not in _AFFINE_PRODUCERS or g.sole_reader(prod) is not n:
             continue
         g.absorb(prod, n)
-        consumers = g.consumers()
-        producers = g.producers()
         changed = True
     return changed
 
@@ -575,9 +661,9 @@ def global_pool(g: CanonicalGraph) -> bool:
     input element).
     """
     changed = False
-    consumers = g.consumers()
-    for n in list(g.nodes):
-        if n.op not in ("ReduceMean", "ReduceMax", "ReduceSum") or not n.inputs or n.inputs[0] in g.consts:
+    for n in g.nodes:
+        if n.op not in ("ReduceMean", "ReduceMax", "ReduceSum") or not n.alive or not n.inputs \
+                or n.inputs[0] in g.consts:
             continue
         shape = n.in_shape(0)
         if shape is None or len(shape) < 3:
@@ -588,7 +674,7 @@ def global_pool(g: CanonicalGraph) -> bool:
             continue
         if n.op == "ReduceSum":
             # a mean written as a sum divided by the pooled size (jax2onnx)
-            div = _sole_consumer(g, n, consumers)
+            div = g.sole_reader(n)
             if div is None or div.op != "Div" or len(div.inputs) != 2 or div.inputs[0] != n.outputs[0]:
                 continue
             size = _value(g.const(div, 1))
@@ -596,10 +682,9 @@ def global_pool(g: CanonicalGraph) -> bool:
                     float(np.prod([shape[a] for a in axes])):
                 continue
             g.absorb(n, div)
-            consumers = g.consumers()
         n.op = "GlobalMaxPool" if n.op == "ReduceMax" else "GlobalAveragePool"
         keep = int(n.attrs.get("keepdims", 1))
-        n.inputs = [n.inputs[0]]
+        g.set_inputs(n, [n.inputs[0]])
         n.attrs = {}
         changed = True
         if not keep:
@@ -608,9 +693,8 @@ def global_pool(g: CanonicalGraph) -> bool:
             pooled = n.outputs[0] + "/pooled"
             flat = Node(op="Flatten", name=n.name + "/flatten", inputs=[pooled], outputs=[n.outputs[0]],
                         attrs={"axis": 1}, in_shapes=[pooled_shape], out_shapes=list(n.out_shapes))
-            n.outputs = [pooled]
-            n.out_shapes = [pooled_shape]
-            g.nodes.insert(next(j for j, x in enumerate(g.nodes) if x is n) + 1, flat)
+            g.set_outputs(n, [pooled], [pooled_shape])
+            g.insert_after(n, flat)
     return changed
 
 
@@ -632,7 +716,7 @@ def reshape_to_flatten(g: CanonicalGraph) -> bool:
             continue
         if n.op != "Flatten" or n.attrs.get("axis", 1) != 1 or len(n.inputs) != 1:
             n.op = "Flatten"
-            n.inputs = [n.inputs[0]]
+            g.set_inputs(n, [n.inputs[0]])
             n.in_shapes = n.in_shapes[:1]
             n.attrs = {"axis": 1}
             changed = True

@@ -10,9 +10,9 @@ Layers that only move data (Reshape, Flatten, Concat, Transpose, Slice, ...) hav
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
-import numpy as np
 import onnx
 
 #: Ops whose float initializer inputs are NOT trainable parameters, by input index.
@@ -44,10 +44,24 @@ _FLOAT_TYPES = {
 }
 
 
+#: Largest FLOPs or parameter count of one node that the graph records (2**62; int64 holds it).
+#: Only absurd graphs reach it, and f_enc (paper 3.2.3) saturates at 10 digits long before.
+COUNT_CAP = 1 << 62
+
+
 def _numel(shape) -> int:
-    if shape is None or any(d is None for d in shape):
+    """Elements of a static shape as a Python int (no overflow); 0 when a dimension is unknown."""
+    if shape is None:
         return 0
-    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    for d in shape:
+        if not isinstance(d, int) or isinstance(d, bool) or d < 0:
+            return 0
+    return math.prod(shape)
+
+
+def _dim(value) -> int:
+    """A dimension as an int >= 0; 0 when unknown."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def node_params(op_type: str, inputs: list[str], weight_dims: dict[str, tuple[tuple[int, ...], int]]) -> int:
@@ -69,7 +83,7 @@ def node_params(op_type: str, inputs: list[str], weight_dims: dict[str, tuple[tu
         dims, elem = weight_dims[name]
         if elem in _FLOAT_TYPES:
             total += _numel(dims)
-    return total
+    return min(COUNT_CAP, total)
 
 
 def _conv_flops(ins, outs, attrs) -> int:
@@ -95,7 +109,7 @@ def _gemm_flops(ins, outs, attrs) -> int:
     if not a or not out or len(a) != 2:
         return 0
     k = a[0] if attrs.get("transA", 0) else a[1]
-    return 2 * _numel(out) * int(k)
+    return 2 * _numel(out) * _dim(k)
 
 
 def _matmul_flops(ins, outs, attrs) -> int:
@@ -103,11 +117,13 @@ def _matmul_flops(ins, outs, attrs) -> int:
     out = outs[0] if outs else None
     if not a or not out:
         return 0
-    return 2 * _numel(out) * int(a[-1])
+    return 2 * _numel(out) * _dim(a[-1])
 
 
 def _pool_flops(ins, outs, attrs) -> int:
-    return _numel(outs[0] if outs else None) * int(np.prod(attrs.get("kernel_shape", [1])))
+    kernel = attrs.get("kernel_shape", [1])
+    area = math.prod(k for k in kernel if isinstance(k, int) and k > 0) if isinstance(kernel, (list, tuple)) else 1
+    return _numel(outs[0] if outs else None) * area
 
 
 def _input_size_flops(ins, outs, attrs) -> int:
@@ -155,12 +171,12 @@ def node_flops(op_type: str, in_shapes: list, out_shapes: list, attrs: dict) -> 
             inputs and outputs, in ONNX order.
         attrs: the node's attributes as a dict (``onnx.helper.get_attribute_value``).
     Returns:
-        FLOPs as an int >= 0; 2 x MACs for Conv/ConvTranspose/Gemm/MatMul (see module doc).
-        Unknown shapes give 0.
+        FLOPs as a Python int in 0..:data:`COUNT_CAP`; 2 x MACs for
+        Conv/ConvTranspose/Gemm/MatMul (see module doc). Unknown shapes give 0.
     """
     fn = _FLOPS.get(op_type)
     if fn is not None:
-        return int(fn(in_shapes, out_shapes, attrs))
+        return min(COUNT_CAP, max(0, int(fn(in_shapes, out_shapes, attrs))))
     if op_type in DATA_MOVEMENT:
         return 0
-    return _numel(out_shapes[0] if out_shapes else None)  # elementwise default: 1 per output
+    return min(COUNT_CAP, _numel(out_shapes[0] if out_shapes else None))  # elementwise default: 1 per output

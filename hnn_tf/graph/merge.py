@@ -83,11 +83,13 @@ def merge_graph(graph: LayerGraph, rules: tuple[MergeRule, ...] | list[MergeRule
         for u in chain:
             group[u] = len(groups)
         groups.append((chain, label))
-    edges = {(int(group[s]), int(group[d])) for s, d in graph.edges.tolist() if group[s] != group[d]}
+    owner = group.tolist()
+    edges = {(owner[s], owner[d]) for s, d in graph.edges.tolist() if owner[s] != owner[d]}
+    flops, params = graph.flops.tolist(), graph.params.tolist()
     return LayerGraph(
         ops=[label for _, label in groups],
-        flops=[int(graph.flops[c].sum()) for c, _ in groups],
-        params=[int(graph.params[c].sum()) for c, _ in groups],
+        flops=[sum(flops[u] for u in c) for c, _ in groups],
+        params=[sum(params[u] for u in c) for c, _ in groups],
         edges=sorted(edges),
         names=["+".join(graph.names[u] for u in c) for c, _ in groups],
     )

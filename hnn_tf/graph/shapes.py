@@ -17,7 +17,7 @@ import logging
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from hnn_tf.errors import GraphError
 
@@ -59,8 +59,10 @@ def _dims(type_proto: onnx.TypeProto) -> Shape | None:
     return tuple(int(d.dim_value) if d.HasField("dim_value") else None for d in type_proto.tensor_type.shape.dim)
 
 
-def _shape_model(model: onnx.ModelProto, spatial: int) -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
-    """A light copy of ``model``: big initializers become typed inputs, inputs get static shapes."""
+def _shape_model(model: onnx.ModelProto, spatial: int, order: list[int] | None = None
+                 ) -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
+    """A light copy of ``model``: big initializers become typed inputs, inputs get static shapes,
+    nodes in ``order`` (default: as stored)."""
     g = model.graph
     init_names = {t.name for t in g.initializer}
     small, stripped = [], []
@@ -78,8 +80,9 @@ def _shape_model(model: onnx.ModelProto, spatial: int) -> tuple[onnx.ModelProto,
         shape = trigger_shape(vi, spatial)
         feeds[vi.name] = shape
         inputs.append(helper.make_tensor_value_info(vi.name, vi.type.tensor_type.elem_type, list(shape)))
+    nodes = list(g.node) if order is None else [g.node[k] for k in order]
     graph = helper.make_graph(
-        list(g.node), g.name or "g", inputs + stripped, list(g.output), initializer=small,
+        nodes, g.name or "g", inputs + stripped, list(g.output), initializer=small,
     )
     m = helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
     m.functions.extend(model.functions)
@@ -106,7 +109,8 @@ def _complete(shapes: dict[str, Shape], needed: set[str]) -> bool:
 
 
 def infer_shapes(
-    model: onnx.ModelProto, needed: set[str] | None = None, spatial: int = DEFAULT_SPATIAL, source: str | None = None
+    model: onnx.ModelProto, needed: set[str] | None = None, spatial: int = DEFAULT_SPATIAL, source: str | None = None,
+    order: list[int] | None = None,
 ) -> dict[str, tuple[int, ...]]:
     """Static shapes of the model's tensors on the trigger input.
 
@@ -117,13 +121,14 @@ def infer_shapes(
             some of these are unknown. Default: every node output.
         spatial: size used for unknown non-batch input dimensions.
         source: file name for error messages.
+        order: the nodes' topological order as indices, when the stored order is not one.
     Returns:
         dict tensor name -> tuple of ints (dims still unknown after all three methods are
         left as ``None`` entries only if onnxruntime could not run the model either).
     Raises:
         GraphError: the model is malformed for all three methods.
     """
-    light, feeds = _shape_model(model, spatial)
+    light, feeds = _shape_model(model, spatial, order)
     if needed is None:
         needed = {o for n in model.graph.node for o in n.output if o}
     shapes: dict[str, Shape] = {}
@@ -183,9 +188,4 @@ def _run_shapes(light: onnx.ModelProto, feeds: dict[str, tuple[int, ...]], neede
     return {n: tuple(int(d) for d in np.shape(v)) for n, v in zip(names, values)}
 
 
-def constant_value(model: onnx.ModelProto, name: str) -> np.ndarray | None:
-    """The value of an initializer held in the model (not external), or None."""
-    for t in model.graph.initializer:
-        if t.name == name and t.data_location != TensorProto.EXTERNAL:
-            return numpy_helper.to_array(t)
-    return None
+
