@@ -70,8 +70,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import os
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -84,6 +82,7 @@ from scipy.spatial.distance import cdist
 
 from hnn_tf.errors import HNNError
 from hnn_tf.graph.layer_graph import LayerGraph
+from hnn_tf.safe_io import atomic_write
 
 #: Version of the cost function and search; part of every cache key.
 COST_VERSION = 1
@@ -714,15 +713,7 @@ class GEDCache:
         self._entries = merged
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w") as fh:
-                    json.dump({"cost_version": COST_VERSION, "entries": merged}, fh)
-                os.replace(tmp, self.path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            atomic_write(self.path, json.dumps({"cost_version": COST_VERSION, "entries": merged}))
         except OSError as exc:
             raise HNNError(f"cannot write the GED cache: {exc}", self.path) from None
         self._new = {}

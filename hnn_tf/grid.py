@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hnn_tf.safe_io import atomic_write
+
 #: The three methods of Table 2 and how each sets the config.
 METHODS: dict[str, dict] = {
     "GHashing": {"method": "ghashing", "beta": 0.0},
@@ -298,7 +300,4 @@ def write_json(path: str | Path, payload: dict) -> Path:
     """Write JSON atomically (temp file, then replace)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, json.dumps(payload, indent=1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import scipy.sparse as sp
 from hnn_tf.errors import HNNError
 from hnn_tf.features import OpVocabulary, node_features, normalized_adjacency, op_type_features
 from hnn_tf.graph.layer_graph import LayerGraph
+from hnn_tf.safe_io import atomic_write
 
 #: Where the shipped hashers live: ``hnn_tf/assets/hasher-q<Q>/``.
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -146,13 +148,13 @@ class Hasher:
         d.mkdir(parents=True, exist_ok=True)
         if not self._built:
             self._build()
-        tmp = d / "weights.tmp.h5"
-        self.model.save_weights(str(tmp))
-        os.replace(tmp, d / "weights.h5")
+        with tempfile.TemporaryDirectory(prefix=".weights-", dir=d) as tmp:
+            staged = Path(tmp) / "weights.h5"
+            self.model.save_weights(str(staged))
+            atomic_write(d / "weights.h5", staged.read_bytes())
         meta = self._meta()
         meta["version"] = self.version
-        (d / "config.tmp.json").write_text(json.dumps(meta, indent=1))
-        os.replace(d / "config.tmp.json", d / "config.json")
+        atomic_write(d / "config.json", json.dumps(meta, indent=1))
         return d
 
     def _build(self) -> None:

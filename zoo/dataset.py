@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hnn_tf.safe_io import atomic_write
 from hnn_tf.graph.layer_graph import LayerGraph
 from hnn_tf.graph.merge import CANONICAL_MERGE_RULES, merge_graph
 from zoo.models import PAPER_ZOO, ZooModel, build_torch_model
@@ -101,9 +102,7 @@ def build_originals(model: ZooModel) -> tuple[LayerGraph, LayerGraph]:
 
 
 def _write_json(path: Path, graph: LayerGraph) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(graph.to_dict()))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(graph.to_dict()))
 
 
 def load_originals(models: tuple[ZooModel, ...] = PAPER_ZOO, progress: bool = True,

@@ -217,8 +217,8 @@ class HammingIndex:
             queries: a sequence of :class:`ModelHash` (or packed uint8 rows of shape (nq, ceil(Q/8))).
             k: neighbours per query (>= 1).
         Returns:
-            (distances, ids): int64 arrays of shape (nq, k), each row nearest first with ties
-            by increasing id; when N < k the tail of each row is -1.
+            (distances, ids): int64 arrays of shape (nq, min(k, max(N, 1))), each row nearest
+            first with ties by increasing id; with no code at all the row is -1.
         Raises:
             HashError: codes of another kind; HNNError: k < 1.
         """
@@ -226,6 +226,7 @@ class HammingIndex:
             raise HNNError(f"k must be a positive integer, got {k!r}")
         rows = self._query_rows(queries)
         nq, n = len(rows), len(self)
+        k = min(int(k), max(n, 1))  # never more slots than codes: k may be any positive int
         dist = np.full((nq, k), -1, dtype=np.int64)
         ids = np.full((nq, k), -1, dtype=np.int64)
         if n == 0 or nq == 0:
@@ -287,5 +288,5 @@ class HammingIndex:
             order = np.argsort(d, kind="stable")
             d, pos = d[order], pos[order]
         if k is not None:
-            d, pos = d[:k], pos[:k]
+            d, pos = d[:int(k)], pos[:int(k)]
         return Neighbours(np.asarray(d, dtype=np.int64), self.ids[pos])

@@ -32,11 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from hnn_tf.errors import HashError, HNNError
+from hnn_tf.errors import ConversionError, HashError, HNNError
 from hnn_tf.hashing import ModelHash, ModelReport
 from hnn_tf.index.engine import HammingIndex, resolve_engine
 from hnn_tf.index.store import DuplicateError, Entry, RegistryError, Store, default_db_path
 from hnn_tf.index.threshold import ThresholdChoice, threshold_for
+from hnn_tf.safe_io import atomic_write, current_limits, read_regular, time_limit
 
 __all__ = ["AddResult", "CheckResult", "Match", "Registry", "SearchResult", "installed_hasher"]
 
@@ -223,6 +224,18 @@ class AddResult:
     added: bool
 
 
+def _check_k(k: Any) -> None:
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise HNNError(f"k must be a positive integer, got {k!r}")
+
+
+def _check_bits_bound(what: str, value: int | None, bits: int) -> None:
+    """Refuse a radius or threshold above the code length: every code is within Q bits of every other."""
+    if value is not None and value > bits:
+        raise HNNError(f"the {what} {value} is larger than the code length ({bits} bits): every known model would "
+                       f"be within it; use 0..{bits}")
+
+
 class Registry:
     """A registry of known models: add, list, remove, export/import, search and check.
 
@@ -234,6 +247,8 @@ class Registry:
         hasher_dir: a hasher folder written by ``hnn train`` (default: the shipped one).
         engine: search engine, ``"auto"`` (faiss when installed), ``"faiss"`` or ``"numpy"``.
         create: create the file when missing (``False``: a missing file is an error).
+        readonly: open the file for reading only (searches, checks, listing, export): nothing
+            is written to it, and a registry in a read-only folder can be read.
 
     The in-memory index of each (bits, hasher version) is built on the first query and kept
     between queries until the database changes (this process's writes, or another process's
@@ -245,7 +260,8 @@ class Registry:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, bits: int | None = None,
-                 hasher_dir: str | os.PathLike | None = None, engine: str = "auto", create: bool = True):
+                 hasher_dir: str | os.PathLike | None = None, engine: str = "auto", create: bool = True,
+                 readonly: bool = False):
         self.engine = resolve_engine(engine)
         self.path = Path(path).expanduser() if path else default_db_path()
         self.hasher_dir = str(hasher_dir) if hasher_dir else None
@@ -253,7 +269,7 @@ class Registry:
         self._hasher: tuple[int, str] | None = None
         self._cache: dict[tuple[int, str], tuple[tuple[int, int], HammingIndex]] = {}
         self._writes = 0
-        self.store = Store(self.path, create=create)
+        self.store = Store(self.path, create=create, readonly=readonly)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -369,7 +385,8 @@ class Registry:
         return AddResult(shown, stored, added)
 
     def add_many(self, paths: Iterable[Any], *, label: str | None = None, framework: str | None = None,
-                 on_duplicate: str = "skip", progress: bool = True, **options: Any) -> list[AddResult]:
+                 on_duplicate: str = "skip", progress: bool = True, timeout_s: float | None = None,
+                 **options: Any) -> list[AddResult]:
         """Hash and store several models, one transaction each, with a progress bar.
 
         Stops at the first model that cannot be read (the error propagates); the models
@@ -381,6 +398,8 @@ class Registry:
             framework: force a converter.
             on_duplicate: ``"skip"`` (default) or ``"error"``, as in :meth:`add`.
             progress: show a tqdm bar on stderr.
+            timeout_s: seconds each model may take (:func:`hnn_tf.safe_io.time_limit`; main
+                thread only); None or 0: no limit.
             **options: converter options.
         Returns:
             one :class:`AddResult` per model, in order.
@@ -395,7 +414,9 @@ class Registry:
             for item in bar:
                 if isinstance(item, (str, os.PathLike)):
                     bar.set_postfix_str(Path(item).name)
-                out.append(self._add(item, None, label, framework, None, on_duplicate, options))
+                shown = str(item) if isinstance(item, (str, os.PathLike)) else None
+                with time_limit(timeout_s, shown):
+                    out.append(self._add(item, None, label, framework, None, on_duplicate, options))
         return out
 
     def add_zoo(self, *, label: str | None = None, progress: bool = True, models: Sequence[Any] | None = None
@@ -479,24 +500,20 @@ class Registry:
         """Write every entry as one JSON object a line (the fields of :meth:`Entry.to_dict`), in insertion order.
 
         Args:
-            out: a file path (written to a temporary file, then renamed) or an open text stream.
+            out: a file path, written atomically (:func:`hnn_tf.safe_io.atomic_write`: a fresh
+                temporary file in the same folder, renamed over the target; a target that
+                exists and is not a regular file is refused), or an open text stream.
         Returns:
             the number of entries written.
         Raises:
-            HNNError: the file cannot be written.
+            HNNError: the target is a symbolic link, a device, a FIFO or a folder, or cannot be written.
         """
         entries = self.entries()
         lines = "".join(json.dumps(e.to_dict()) + "\n" for e in entries)
         if hasattr(out, "write"):
             out.write(lines)  # type: ignore[union-attr]
             return len(entries)
-        path = Path(out)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_text(lines)
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise HNNError(f"cannot write the export ({exc.strerror or exc})", str(path)) from None
+        atomic_write(Path(out), lines)
         return len(entries)
 
     def import_jsonl(self, source: str | os.PathLike | TextIO) -> tuple[int, int]:
@@ -515,7 +532,12 @@ class Registry:
         """
         where = getattr(source, "name", None) if hasattr(source, "read") else str(source)
         try:
-            text = source.read() if hasattr(source, "read") else Path(source).read_text()  # type: ignore[union-attr]
+            if hasattr(source, "read"):
+                text = source.read()  # type: ignore[union-attr]
+            else:
+                text = read_regular(source, max_bytes=current_limits().config_bytes).decode("utf-8")
+        except ConversionError as exc:
+            raise RegistryError(exc.message, where) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise RegistryError(f"cannot read the import file ({getattr(exc, 'strerror', None) or exc})", where) from None
         entries = []
@@ -629,7 +651,9 @@ class Registry:
         """
         if k is None and radius is None:
             raise HNNError("give k, a radius, or both")
+        _check_k(k)
         q = self._query(query, framework, options)
+        _check_bits_bound("radius", radius, q.hash.bits)
         q, _, matches = self._run(q, k, radius)
         return SearchResult(q.hash, q.source, q.sha256, q.report, matches, k, radius)
 
@@ -657,7 +681,9 @@ class Registry:
         """
         if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0):
             raise HNNError(f"threshold must be a non-negative integer, got {threshold!r}")
+        _check_k(k)
         q = self._query(query, framework, options)
+        _check_bits_bound("threshold", threshold, q.hash.bits)
         q, idx, matches = self._run(q, k, None)
         if threshold is None:
             choice = self.threshold(q.hash.hasher_version, q.hash.bits)

@@ -39,6 +39,7 @@ import numpy as np
 
 from hnn_tf.errors import HashError, HNNError
 from hnn_tf.hashing import ModelHash
+from hnn_tf.safe_io import describe_mode
 
 __all__ = [
     "BUSY_TIMEOUT_S",
@@ -251,20 +252,29 @@ class Store:
     Args:
         path: the database file.
         create: create the file (and its folder) if missing; otherwise a missing file is an error.
+        readonly: open for reading only (``mode=ro``): nothing is ever written, not even the
+            schema or the WAL switch, so a registry in a read-only folder, or an empty file,
+            can be read and is left as it is. An empty file or one without the hnn table reads
+            as an empty registry.
 
     Raises:
-        RegistryError: ``path`` is a folder; the file is missing (``create=False``); it is not
-            an SQLite database, is malformed, or is an SQLite database without the hnn schema;
-            it cannot be opened. The file is left unchanged in every case.
+        RegistryError: ``path`` is a folder or not a regular file; the file is missing
+            (``create=False``); it is not an SQLite database, is malformed, or is an SQLite
+            database without the hnn schema; it cannot be opened. The file is left unchanged
+            in every case.
     """
 
-    def __init__(self, path: str | os.PathLike, create: bool = True):
+    def __init__(self, path: str | os.PathLike, create: bool = True, readonly: bool = False):
         self.path = Path(path).expanduser()
         self._where = str(self.path)
+        self.readonly = readonly
+        self.empty = False
         if self.path.is_dir():
             raise RegistryError("is a folder; expected a registry file", self._where)
         exists = self.path.exists()
-        if not exists and not create:
+        if exists and not self.path.is_file():
+            raise RegistryError(f"not a regular file ({describe_mode(self.path.stat().st_mode)})", self._where)
+        if not exists and (not create or readonly):
             raise RegistryError("no registry here; add models with `hnn index add`", self._where)
         if exists:
             self._check_header()
@@ -273,18 +283,34 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise RegistryError(f"cannot create the registry's folder ({exc.strerror or exc})", self._where) from None
-        uri = f"file:{quote(str(self.path.resolve()))}?mode={'rwc' if create else 'rw'}"
-        try:
-            self.conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                        check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise RegistryError(f"cannot open the registry ({exc})", self._where) from None
+        self.conn = self._connect("ro" if readonly else "rwc" if create else "rw")
         try:
             with self.errors():
                 self._init_schema()
+        except RegistryError as exc:
+            self.conn.close()
+            if not readonly or "unable to open" not in str(exc):
+                raise
+            # a WAL registry in a folder we cannot write: SQLite cannot make its -shm file;
+            # nobody can write there either, so read it as an immutable file
+            self.conn = self._connect("ro", immutable=True)
+            try:
+                with self.errors():
+                    self._init_schema()
+            except BaseException:
+                self.conn.close()
+                raise
         except BaseException:
             self.conn.close()
             raise
+
+    def _connect(self, mode: str, immutable: bool = False) -> sqlite3.Connection:
+        uri = f"file:{quote(str(self.path.resolve()))}?mode={mode}" + ("&immutable=1" if immutable else "")
+        try:
+            return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise RegistryError(f"cannot open the registry ({exc})", self._where) from None
 
     # -- opening -------------------------------------------------------------------------
 
@@ -309,6 +335,9 @@ class Store:
         elif tables - {"sqlite_sequence"}:
             raise RegistryError("an SQLite database, but not an hnn registry; the file was left unchanged",
                                 self._where)
+        if self.readonly:
+            self.empty = "models" not in tables
+            return
         mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":  # pragma: no cover - e.g. a file system without shared memory
             raise RegistryError(f"cannot switch the registry to WAL mode (got {mode})", self._where)
@@ -344,7 +373,13 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``): committed when the block ends, rolled back on any error."""
+        """One write transaction (``BEGIN IMMEDIATE``): committed when the block ends, rolled back on any error.
+
+        Raises:
+            RegistryError: the store was opened read-only.
+        """
+        if self.readonly:
+            raise RegistryError("the registry was opened read-only", self._where)
         with self.errors():
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -363,6 +398,8 @@ class Store:
 
     def find_sha(self, sha256: str, hasher_version: str) -> Entry | None:
         """The entry with this sha256 and hasher version, or ``None``."""
+        if self.empty:
+            return None
         with self.errors():
             row = self.conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM models WHERE sha256 = ? AND hasher_version = ?",
                                     (sha256, hasher_version)).fetchone()
@@ -370,6 +407,8 @@ class Store:
 
     def find_source(self, source: str, hasher_version: str) -> Entry | None:
         """The first entry with this source and hasher version, or ``None``."""
+        if self.empty:
+            return None
         with self.errors():
             row = self.conn.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM models WHERE source = ? AND hasher_version = ? ORDER BY id LIMIT 1",
@@ -456,6 +495,8 @@ class Store:
             clauses.append("name = ?")
             args.append(name)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        if self.empty:
+            return []
         with self.errors():
             rows = self.conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM models {where} ORDER BY id", args).fetchall()
         return [_entry_from_row(r) for r in rows]
@@ -475,6 +516,8 @@ class Store:
 
     def code_kinds(self) -> dict[tuple[int, str], int]:
         """Number of entries per (bits, hasher version)."""
+        if self.empty:
+            return {}
         with self.errors():
             rows = self.conn.execute(
                 "SELECT bits, hasher_version, count(*) FROM models GROUP BY hasher_version, bits").fetchall()
@@ -482,6 +525,8 @@ class Store:
 
     def count(self) -> int:
         """Number of stored entries."""
+        if self.empty:
+            return 0
         with self.errors():
             return int(self.conn.execute("SELECT count(*) FROM models").fetchone()[0])
 
@@ -494,6 +539,8 @@ class Store:
             :meth:`ModelHash.to_bytes` of the code; ids is int64 (N,), increasing.
         """
         c = conn or self.conn
+        if self.empty:
+            return np.zeros((0, (bits + 7) // 8), dtype=np.uint8), np.zeros(0, dtype=np.int64)
         with self.errors():
             rows = c.execute("SELECT id, hash FROM models WHERE hasher_version = ? AND bits = ? ORDER BY id",
                              (hasher_version, bits)).fetchall()

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from hnn_tf.errors import HNNError
+from hnn_tf.safe_io import atomic_write
 
 __all__ = ["THRESHOLD_FILE", "ThresholdChoice", "best_f1_threshold", "calibrate", "save_calibration",
            "threshold_for"]
@@ -186,12 +187,7 @@ def save_calibration(record: dict[str, Any], hasher_dir: str | os.PathLike | Non
     data = _read(path)
     data["format"] = 1
     data["calibrations"][record["hasher_version"]] = record
-    tmp = path.with_suffix(".tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise HNNError(f"cannot write the threshold calibration ({exc.strerror or exc})", str(path)) from None
+    atomic_write(path, json.dumps(data, indent=1) + "\n")
     return path
 
 
