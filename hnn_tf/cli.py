@@ -1,7 +1,9 @@
 """The ``hnn`` command (click).
 
-Every command turns bad input into one line on stderr and exit status 2 (DESIGN.md); set
-``HNN_DEBUG=1`` to see the full traceback instead.
+Every command turns bad input into one line on stderr that names the file and the problem,
+and exit status 2 (README "Security"); stdout carries results only. Each model gets at most
+``--timeout`` seconds (default :attr:`hnn_tf.safe_io.Limits.timeout_s`). Set ``HNN_DEBUG=1``
+to see full tracebacks and the libraries' own output instead.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import click
 
 from hnn_tf.errors import HNNError
+from hnn_tf.safe_io import TimeLimitExceeded, current_limits, time_limit
 
 
 class _Group(click.Group):
@@ -25,19 +28,28 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
-        except HNNError as exc:
+        except (HNNError, TimeLimitExceeded) as exc:
+            if os.environ.get("HNN_DEBUG"):
+                traceback.print_exc()
             _fail(str(exc))
         except KeyboardInterrupt:
             _fail("interrupted")
         except Exception as exc:  # noqa: BLE001 - never a traceback for the user
             if os.environ.get("HNN_DEBUG"):
                 traceback.print_exc()
-            _fail(f"unexpected error: {type(exc).__name__}: {exc}")
+            where = f"{_CURRENT[-1]}: " if _CURRENT else ""
+            _fail(f"{where}unexpected error: {type(exc).__name__}: {exc}")
 
 
-def _fail(message: str) -> None:
-    click.echo(f"hnn: error: {' '.join(str(message).split())}", err=True)
-    sys.exit(2)
+#: The model files being read, innermost last, so an unexpected error can name its file.
+_CURRENT: list[str] = []
+
+
+def _fail(message: str, exit_now: bool = True) -> None:
+    """Print ``hnn: error: MESSAGE`` as one line on stderr (and exit 2 unless ``exit_now`` is False)."""
+    click.echo(f"hnn: error: {' '.join(str(message).split())[:2000]}", err=True)
+    if exit_now:
+        sys.exit(2)
 
 
 @click.group(cls=_Group)
@@ -53,16 +65,30 @@ def main() -> None:
 _bits = click.option("--bits", "-q", type=int, default=None, help="Code length Q (default: 64, or the --hasher's).")
 _hasher = click.option("--hasher", "hasher_dir", type=click.Path(file_okay=False), default=None,
                        help="A hasher folder written by `hnn train` (default: the shipped one).")
-_trust = click.option("--trust", is_flag=True, help="Allow unpickling a PyTorch file (runs code from it).")
+_trust = click.option("--trust", is_flag=True,
+                      help="Trust the file: allow loaders that run code from it (pickled PyTorch modules, "
+                           "TorchScript, SavedModels, Keras Lambda layers). Never for files from strangers.")
+_timeout = click.option("--timeout", type=click.FloatRange(min=0), default=None,
+                        help="Seconds one model may take before hnn gives up on it (default: $HNN_TIMEOUT_S or "
+                             "600; 0: no limit).")
 
 
-def _analyse(path: str, bits, hasher_dir, trust: bool):
+def _seconds(timeout: float | None) -> float:
+    return current_limits().timeout_s if timeout is None else float(timeout)
+
+
+def _analyse(path: str, bits, hasher_dir, trust: bool, timeout: float | None = None):
     from hnn_tf.hashing import analyse_model
 
     if not Path(path).exists():
         raise HNNError("no such file", path)
-    options = {"trust_pickle": True} if trust else {}
-    return analyse_model(path, bits=bits, hasher_dir=hasher_dir, **options)
+    options = {"trust": True} if trust else {}
+    _CURRENT.append(path)
+    try:
+        with time_limit(_seconds(timeout), path):
+            return analyse_model(path, bits=bits, hasher_dir=hasher_dir, **options)
+    finally:
+        _CURRENT.pop()
 
 
 @main.command("hash")
@@ -70,21 +96,34 @@ def _analyse(path: str, bits, hasher_dir, trust: bool):
 @_bits
 @_hasher
 @_trust
+@_timeout
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line: path, framework, bits, hash, nodes, flops, params, hasher_version.")
-def hash_cmd(paths, bits, hasher_dir, trust, as_json):
+def hash_cmd(paths, bits, hasher_dir, trust, timeout, as_json):
     """Print the Q-bit code of each model file, as Q/4 hex digits (one line a file).
 
-    With several files each line is "HEX  PATH". FLOPs in --json are 2 x multiply-adds on
-    the trigger input.
+    With several files each line is "HEX  PATH"; a file that cannot be hashed gets its one
+    error line on stderr and the others are still hashed (exit status 2 if any failed).
+    FLOPs in --json are 2 x multiply-adds on the trigger input.
     """
+    failed = 0
     for path in paths:
-        report = _analyse(path, bits, hasher_dir, trust)
+        try:
+            report = _analyse(path, bits, hasher_dir, trust, timeout)
+        except (HNNError, TimeLimitExceeded) as exc:
+            if len(paths) == 1:
+                raise
+            _fail(str(exc), exit_now=False)
+            failed += 1
+            continue
         if as_json:
             click.echo(json.dumps({"path": path, **report.to_dict()}))
         elif len(paths) == 1:
             click.echo(str(report.hash))
         else:
             click.echo(f"{report.hash}  {path}")
+        sys.stdout.flush()
+    if failed:
+        sys.exit(2)
 
 
 @main.command("compare")
@@ -93,10 +132,11 @@ def hash_cmd(paths, bits, hasher_dir, trust, as_json):
 @_bits
 @_hasher
 @_trust
+@_timeout
 @click.option("--json", "as_json", is_flag=True, help="Print both codes and the distance as JSON.")
-def compare_cmd(a, b, bits, hasher_dir, trust, as_json):
+def compare_cmd(a, b, bits, hasher_dir, trust, timeout, as_json):
     """Print the Hamming distance between the codes of two model files (paper 3.1)."""
-    ra, rb = _analyse(a, bits, hasher_dir, trust), _analyse(b, bits, hasher_dir, trust)
+    ra, rb = _analyse(a, bits, hasher_dir, trust, timeout), _analyse(b, bits, hasher_dir, trust, timeout)
     distance = ra.hash - rb.hash
     if as_json:
         click.echo(json.dumps({"a": {"path": a, **ra.to_dict()}, "b": {"path": b, **rb.to_dict()}, "distance": distance}))

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import click
 
-from hnn_tf.cli import main
+from hnn_tf.cli import _seconds, _timeout, main
 from hnn_tf.errors import HNNError
+from hnn_tf.safe_io import time_limit
 
 __all__ = ["index_group", "search_cmd", "check_cmd"]
 
@@ -26,16 +27,18 @@ _db = click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
 _bits = click.option("--bits", "-q", type=int, default=None, help="Code length Q (default: 64, or the --hasher's).")
 _hasher = click.option("--hasher", "hasher_dir", type=click.Path(file_okay=False), default=None,
                        help="A hasher folder written by `hnn train` (default: the shipped one).")
-_trust = click.option("--trust", is_flag=True, help="Allow unpickling a PyTorch file (runs code from it).")
+_trust = click.option("--trust", is_flag=True,
+                      help="Trust the file: allow loaders that run code from it (pickled PyTorch modules, "
+                           "TorchScript, SavedModels, Keras Lambda layers). Never for files from strangers.")
 _engine = click.option("--engine", type=click.Choice(["auto", "faiss", "numpy"]), default="auto", show_default=True,
                        help="Search engine: faiss IndexBinaryFlat, or the numpy scan (same answers).")
 _json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
-def _registry(db, bits=None, hasher_dir=None, engine="auto", create=False):
+def _registry(db, bits=None, hasher_dir=None, engine="auto", create=False, readonly=False):
     from hnn_tf.index import Registry
 
-    return Registry(db, bits=bits, hasher_dir=hasher_dir, engine=engine, create=create)
+    return Registry(db, bits=bits, hasher_dir=hasher_dir, engine=engine, create=create, readonly=readonly)
 
 
 def _warn(message: str) -> None:
@@ -100,9 +103,10 @@ def index_group() -> None:
 @_bits
 @_hasher
 @_trust
+@_timeout
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_json
-def index_add_cmd(paths, from_zoo, label, name, framework, db, bits, hasher_dir, trust, quiet, as_json):
+def index_add_cmd(paths, from_zoo, label, name, framework, db, bits, hasher_dir, trust, timeout, quiet, as_json):
     """Hash model files and store them in the registry (one transaction each).
 
     A file already stored (same sha256 and hasher version) is skipped. The first file that
@@ -112,7 +116,7 @@ def index_add_cmd(paths, from_zoo, label, name, framework, db, bits, hasher_dir,
         raise click.UsageError("give model files, --from-zoo, or both")
     if name is not None and (len(paths) != 1 or from_zoo):
         raise click.UsageError("--name needs exactly one PATH")
-    options = {"trust_pickle": True} if trust else {}
+    options = {"trust": True} if trust else {}
     with _registry(db, bits, hasher_dir, create=True) as reg:
         results = []
         if paths:
@@ -120,12 +124,14 @@ def index_add_cmd(paths, from_zoo, label, name, framework, db, bits, hasher_dir,
                 from hnn_tf.index import AddResult, DuplicateError
 
                 try:
-                    entry = reg.add(paths[0], name=name, label=label, framework=framework, **options)
+                    with time_limit(_seconds(timeout), paths[0]):
+                        entry = reg.add(paths[0], name=name, label=label, framework=framework, **options)
                     results.append(AddResult(paths[0], entry, True))
                 except DuplicateError as exc:
                     results.append(AddResult(paths[0], exc.existing, False))
             else:
-                results += reg.add_many(paths, label=label, framework=framework, progress=not quiet, **options)
+                results += reg.add_many(paths, label=label, framework=framework, progress=not quiet,
+                                        timeout_s=_seconds(timeout), **options)
         if from_zoo:
             results += reg.add_zoo(label=label, progress=not quiet)
         for r in results:
@@ -144,8 +150,11 @@ def index_add_cmd(paths, from_zoo, label, name, framework, db, bits, hasher_dir,
 @_db
 @_json
 def index_list_cmd(db, as_json):
-    """List the stored models in the order they were added (FLOPs: 2 x multiply-adds)."""
-    with _registry(db) as reg:
+    """List the stored models in the order they were added (FLOPs: 2 x multiply-adds).
+
+    Read-only: the registry file is never written.
+    """
+    with _registry(db, readonly=True) as reg:
         entries = reg.entries()
         if as_json:
             click.echo(json.dumps([e.to_dict() for e in entries], indent=1))
@@ -175,8 +184,13 @@ def index_remove_cmd(name, hasher_version, db):
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @_db
 def index_export_cmd(file, db):
-    """Write every entry to FILE as JSON lines ('-': standard output)."""
-    with _registry(db) as reg:
+    """Write every entry to FILE as JSON lines ('-': standard output).
+
+    FILE is written atomically (a fresh temporary file in its folder, then renamed); a FILE
+    that exists and is not a regular file (a symlink, a device) is refused. The registry is
+    opened read-only.
+    """
+    with _registry(db, readonly=True) as reg:
         n = reg.export_jsonl(sys.stdout if file == "-" else file)
         click.echo(f"exported {n} models from {reg.path} to {file}", err=True)
 
@@ -252,9 +266,10 @@ def _query_arg(path, hex_code, hasher_version):
 @_bits
 @_hasher
 @_trust
+@_timeout
 @_engine
 @_json
-def search_cmd(path, hex_code, k, radius, hasher_version, db, bits, hasher_dir, trust, engine, as_json):
+def search_cmd(path, hex_code, k, radius, hasher_version, db, bits, hasher_dir, trust, timeout, engine, as_json):
     """The known models nearest to a model file (or a --hex code), by Hamming distance.
 
     Ties are listed in the order the models were added. A '=' after the distance marks a
@@ -263,8 +278,8 @@ def search_cmd(path, hex_code, k, radius, hasher_version, db, bits, hasher_dir, 
     query, _ = _query_arg(path, hex_code, hasher_version)
     if k is None and radius is None:
         k = 10
-    options = {"trust_pickle": True} if trust else {}
-    with _registry(db, bits, hasher_dir, engine) as reg:
+    options = {"trust": True} if trust else {}
+    with _registry(db, bits, hasher_dir, engine, readonly=True) as reg, time_limit(_seconds(timeout), path):
         result = reg.search(query, k=k, radius=radius, **options)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
@@ -287,10 +302,11 @@ def search_cmd(path, hex_code, k, radius, hasher_version, db, bits, hasher_dir, 
 @_bits
 @_hasher
 @_trust
+@_timeout
 @_engine
 @_json
 @click.pass_context
-def check_cmd(ctx, path, hex_code, threshold, k, hasher_version, db, bits, hasher_dir, trust, engine, as_json):
+def check_cmd(ctx, path, hex_code, threshold, k, hasher_version, db, bits, hasher_dir, trust, timeout, engine, as_json):
     """Paper Figure 1: is an uploaded model close to a known one? Exit 0 clean, 1 suspect, 2 error.
 
     The upload is hashed and compared with the registry; it is suspect when a known model is
@@ -298,8 +314,8 @@ def check_cmd(ctx, path, hex_code, threshold, k, hasher_version, db, bits, hashe
     within the threshold, '=': byte-identical file).
     """
     query, _ = _query_arg(path, hex_code, hasher_version)
-    options = {"trust_pickle": True} if trust else {}
-    with _registry(db, bits, hasher_dir, engine) as reg:
+    options = {"trust": True} if trust else {}
+    with _registry(db, bits, hasher_dir, engine, readonly=True) as reg, time_limit(_seconds(timeout), path):
         result = reg.check(query, threshold=threshold, k=k, **options)
     if result.threshold.warning:
         _warn(result.threshold.warning)
