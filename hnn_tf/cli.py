@@ -2,7 +2,8 @@
 
 Every command turns bad input into one line on stderr that names the file and the problem,
 and exit status 2 (README "Security"); stdout carries results only. Each model gets at most
-``--timeout`` seconds (default :attr:`hnn_tf.safe_io.Limits.timeout_s`). Set ``HNN_DEBUG=1``
+``--timeout`` seconds (default :attr:`hnn_tf.safe_io.Limits.timeout_s`) and a memory bound
+(:attr:`hnn_tf.safe_io.Limits.memory_bytes`). Set ``HNN_DEBUG=1``
 to see full tracebacks and the libraries' own output instead.
 """
 
@@ -12,12 +13,13 @@ import json
 import os
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from hnn_tf.errors import HNNError
-from hnn_tf.safe_io import TimeLimitExceeded, current_limits, time_limit
+from hnn_tf.safe_io import TimeLimitExceeded, current_limits, memory_limit, time_limit
 
 
 class _Group(click.Group):
@@ -85,10 +87,17 @@ def _analyse(path: str, bits, hasher_dir, trust: bool, timeout: float | None = N
     options = {"trust": True} if trust else {}
     _CURRENT.append(path)
     try:
-        with time_limit(_seconds(timeout), path):
+        with guarded(path, timeout):
             return analyse_model(path, bits=bits, hasher_dir=hasher_dir, **options)
     finally:
         _CURRENT.pop()
+
+
+@contextmanager
+def guarded(path: str | None, timeout: float | None):
+    """The CLI's bounds on one model: ``--timeout`` seconds and :attr:`Limits.memory_bytes` of memory."""
+    with time_limit(_seconds(timeout), path), memory_limit(current_limits().memory_bytes):
+        yield
 
 
 @main.command("hash")

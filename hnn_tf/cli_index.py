@@ -16,9 +16,9 @@ from pathlib import Path
 
 import click
 
-from hnn_tf.cli import _seconds, _timeout, main
+from hnn_tf.cli import _seconds, _timeout, guarded, main
+from hnn_tf.safe_io import current_limits
 from hnn_tf.errors import HNNError
-from hnn_tf.safe_io import time_limit
 
 __all__ = ["index_group", "search_cmd", "check_cmd"]
 
@@ -124,14 +124,15 @@ def index_add_cmd(paths, from_zoo, label, name, framework, db, bits, hasher_dir,
                 from hnn_tf.index import AddResult, DuplicateError
 
                 try:
-                    with time_limit(_seconds(timeout), paths[0]):
+                    with guarded(paths[0], timeout):
                         entry = reg.add(paths[0], name=name, label=label, framework=framework, **options)
                     results.append(AddResult(paths[0], entry, True))
                 except DuplicateError as exc:
                     results.append(AddResult(paths[0], exc.existing, False))
             else:
                 results += reg.add_many(paths, label=label, framework=framework, progress=not quiet,
-                                        timeout_s=_seconds(timeout), **options)
+                                        timeout_s=_seconds(timeout), memory_bytes=current_limits().memory_bytes,
+                                        **options)
         if from_zoo:
             results += reg.add_zoo(label=label, progress=not quiet)
         for r in results:
@@ -279,7 +280,7 @@ def search_cmd(path, hex_code, k, radius, hasher_version, db, bits, hasher_dir, 
     if k is None and radius is None:
         k = 10
     options = {"trust": True} if trust else {}
-    with _registry(db, bits, hasher_dir, engine, readonly=True) as reg, time_limit(_seconds(timeout), path):
+    with _registry(db, bits, hasher_dir, engine, readonly=True) as reg, guarded(path, timeout):
         result = reg.search(query, k=k, radius=radius, **options)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
@@ -315,7 +316,7 @@ def check_cmd(ctx, path, hex_code, threshold, k, hasher_version, db, bits, hashe
     """
     query, _ = _query_arg(path, hex_code, hasher_version)
     options = {"trust": True} if trust else {}
-    with _registry(db, bits, hasher_dir, engine, readonly=True) as reg, time_limit(_seconds(timeout), path):
+    with _registry(db, bits, hasher_dir, engine, readonly=True) as reg, guarded(path, timeout):
         result = reg.check(query, threshold=threshold, k=k, **options)
     if result.threshold.warning:
         _warn(result.threshold.warning)

@@ -466,20 +466,22 @@ def analyse_model(model_or_path: Any, bits: int | None = 64, hasher_dir: str | N
             hasher of ``bits`` bits is available.
     """
     from converters import detect_framework, to_onnx
+    from hnn_tf._tf import quiet_native_output
     from hnn_tf.errors import HNNError
     from hnn_tf.graph import build_graph
 
     source = str(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else None
     try:
-        fw = framework or detect_framework(model_or_path)
-        proto = to_onnx(model_or_path, framework=fw, **options)
-        hasher = load_hasher(bits, hasher_dir)
-        # the graph the hasher was trained on: "raw", "merged" (paper rules) or "canonical"
-        # (canonical rules, then the canonical merge rules)
-        variant = hasher.config.variant
-        graph = build_graph(proto, merge=variant in ("merged", "canonical"), canonical=variant == "canonical",
-                            source=source)
-        code = hasher.encode([graph])[0]
+        with quiet_native_output():  # libraries print from C++ and through logging
+            fw = framework or detect_framework(model_or_path)
+            proto = to_onnx(model_or_path, framework=fw, **options)
+            hasher = load_hasher(bits, hasher_dir)
+            # the graph the hasher was trained on: "raw", "merged" (paper rules) or "canonical"
+            # (canonical rules, then the canonical merge rules)
+            variant = hasher.config.variant
+            graph = build_graph(proto, merge=variant in ("merged", "canonical"), canonical=variant == "canonical",
+                                source=source)
+            code = hasher.encode([graph])[0]
     except HNNError:
         raise
     except Exception as exc:  # noqa: BLE001 - a hostile model must end in one line naming it

@@ -48,6 +48,7 @@ __all__ = [
     "read_regular",
     "read_zip_member",
     "TimeLimitExceeded",
+    "memory_limit",
     "time_limit",
 ]
 
@@ -73,6 +74,9 @@ class Limits:
             default 16384 MiB); a declared shape beyond it is refused rather than allocated.
         timeout_s: seconds the CLI gives one model before it gives up (``HNN_TIMEOUT_S``,
             default 600; 0 = no limit).
+        memory_bytes: data memory the CLI lets one model add to the process, bytes
+            (``HNN_MAX_MEMORY_MB``, default 16384 MiB; 0 = no limit): allocations past it fail
+            with the library's out-of-memory error instead of exhausting the machine.
     """
 
     file_bytes: int = 4096 * MiB
@@ -83,6 +87,7 @@ class Limits:
     nodes: int = 1_000_000
     tensor_bytes: int = 16384 * MiB
     timeout_s: float = 600.0
+    memory_bytes: int = 16384 * MiB
 
     _ENV = {
         "file_bytes": ("HNN_MAX_FILE_MB", MiB),
@@ -93,6 +98,7 @@ class Limits:
         "nodes": ("HNN_MAX_NODES", 1),
         "tensor_bytes": ("HNN_MAX_TENSOR_MB", MiB),
         "timeout_s": ("HNN_TIMEOUT_S", 1),
+        "memory_bytes": ("HNN_MAX_MEMORY_MB", MiB),
     }
 
     @classmethod
@@ -165,6 +171,56 @@ def time_limit(seconds: float | None, path: str | None = None):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _data_size() -> int | None:
+    """This process's data segment size in bytes (``VmData`` in ``/proc/self/status``: heap and
+    private writable mappings, not shared libraries), None where unknown."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+@contextmanager
+def memory_limit(extra_bytes: int | None):
+    """Let the block add at most ``extra_bytes`` of data memory to the process (``RLIMIT_DATA``).
+
+    The soft limit is set to the current data size (heap and private writable mappings;
+    shared libraries loaded in the block do not count) plus ``extra_bytes``, and restored
+    afterwards. An allocation past it fails inside the library that makes it (numpy
+    ``MemoryError``, torch "can't allocate memory", TensorFlow ``ResourceExhaustedError``,
+    onnxruntime "Failed to allocate"), which hnn reports as one error line, rather than
+    growing until the machine's out-of-memory killer ends the process. Linux only; elsewhere,
+    or with ``extra_bytes`` 0 or None, the block runs without a limit.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        resource = None
+    now = _data_size()
+    if not extra_bytes or extra_bytes <= 0 or resource is None or now is None:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    cap = now + int(extra_bytes)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY:
+        cap = min(cap, soft)
+    try:
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 
 
 def describe_mode(mode: int) -> str:

@@ -159,7 +159,7 @@ def infer_shapes(
         errors.append(f"onnxruntime run: {exc}")
         if not shapes:
             raise GraphError("cannot infer tensor shapes (" + "; ".join(errors) + ")", source) from None
-        log.warning("%s: some shapes unknown: %s", source or "model", "; ".join(errors))
+        log.debug("%s: some shapes unknown: %s", source or "model", "; ".join(errors))
     return shapes  # type: ignore[return-value]
 
 

@@ -37,7 +37,7 @@ from hnn_tf.hashing import ModelHash, ModelReport
 from hnn_tf.index.engine import HammingIndex, resolve_engine
 from hnn_tf.index.store import DuplicateError, Entry, RegistryError, Store, default_db_path
 from hnn_tf.index.threshold import ThresholdChoice, threshold_for
-from hnn_tf.safe_io import atomic_write, current_limits, read_regular, time_limit
+from hnn_tf.safe_io import atomic_write, current_limits, memory_limit, read_regular, time_limit
 
 __all__ = ["AddResult", "CheckResult", "Match", "Registry", "SearchResult", "installed_hasher"]
 
@@ -386,7 +386,7 @@ class Registry:
 
     def add_many(self, paths: Iterable[Any], *, label: str | None = None, framework: str | None = None,
                  on_duplicate: str = "skip", progress: bool = True, timeout_s: float | None = None,
-                 **options: Any) -> list[AddResult]:
+                 memory_bytes: int | None = None, **options: Any) -> list[AddResult]:
         """Hash and store several models, one transaction each, with a progress bar.
 
         Stops at the first model that cannot be read (the error propagates); the models
@@ -400,6 +400,8 @@ class Registry:
             progress: show a tqdm bar on stderr.
             timeout_s: seconds each model may take (:func:`hnn_tf.safe_io.time_limit`; main
                 thread only); None or 0: no limit.
+            memory_bytes: address space each model may add (:func:`hnn_tf.safe_io.memory_limit`);
+                None or 0: no limit.
             **options: converter options.
         Returns:
             one :class:`AddResult` per model, in order.
@@ -415,7 +417,7 @@ class Registry:
                 if isinstance(item, (str, os.PathLike)):
                     bar.set_postfix_str(Path(item).name)
                 shown = str(item) if isinstance(item, (str, os.PathLike)) else None
-                with time_limit(timeout_s, shown):
+                with time_limit(timeout_s, shown), memory_limit(memory_bytes):
                     out.append(self._add(item, None, label, framework, None, on_duplicate, options))
         return out
 
