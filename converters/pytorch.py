@@ -79,7 +79,8 @@ def _is_exported_program(obj: Any) -> bool:
 def _archive_kind(info: FileInfo) -> str:
     """``"pt2"``, ``"torchscript"`` or ``"checkpoint"`` (anything for ``torch.load``)."""
     members = info.zip_basenames()
-    if "archive_format" in members or (info.suffix == ".pt2" and not members):
+    if "archive_format" in members or "serialized_exported_program.json" in members \
+            or (info.suffix == ".pt2" and not members):
         return "pt2"
     if "constants.pkl" in members or any(m.startswith("code/") for m in members):
         return "torchscript"

@@ -209,6 +209,11 @@ def _build_graph(
         needed.update(o for o in node.output if o)
     shapes = infer_shapes(model, needed=needed, spatial=spatial, source=source,
                           order=None if order == list(range(len(g.node))) else order)
+    for name in needed:
+        shape = shapes.get(name)
+        if shape is not None and any(d is not None and d < 0 for d in shape):
+            raise GraphError(f"the tensor {name!r} would have the negative shape {list(shape)} (a window larger "
+                             "than its input?)", source)
 
     if rules is None:
         rules = CANONICAL_MERGE_RULES if canonical else PAPER_MERGE_RULES

@@ -13,7 +13,10 @@ one line naming the problem, what the graph builder cannot read truthfully:
 - a declared tensor (graph input or initializer) with a negative dimension or larger than
   :attr:`Limits.tensor_bytes`;
 - a Conv or pooling node whose ``strides``, ``dilations``, ``kernel_shape`` or ``group``
-  are not positive, or whose ``pads`` are negative.
+  are not positive (or beyond :data:`MAX_WINDOW`), or whose ``pads`` are negative.
+
+:func:`hnn_tf.graph.build_graph` adds one check after shape inference: a tensor whose inferred
+shape has a negative dimension (a kernel larger than its padded input, say) is refused.
 
 Cheap: one pass over the nodes, no tensor data read.
 """
@@ -32,6 +35,9 @@ __all__ = ["check_declared", "check_model", "count_nodes", "topological_order"]
 
 _WINDOW_OPS = {"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool", "LpPool"}
 _POSITIVE_ATTRS = ("strides", "dilations", "kernel_shape")
+#: Largest kernel, stride or dilation accepted (no real model comes near; huge values only
+#: overflow shape arithmetic).
+MAX_WINDOW = 1 << 20
 _MAX_DOMAIN_OPSETS = {"": onnx.defs.onnx_opset_version(), "ai.onnx": onnx.defs.onnx_opset_version()}
 try:  # the ML domain's newest opset in this onnx
     _MAX_DOMAIN_OPSETS["ai.onnx.ml"] = max(
@@ -101,6 +107,8 @@ def _check_attributes(node: onnx.NodeProto, k: int, source: str | None) -> None:
         values = list(a.ints) if a.type == onnx.AttributeProto.INTS else [a.i]
         if (a.name in _POSITIVE_ATTRS or a.name == "group") and any(v <= 0 for v in values):
             raise GraphError(f"{_describe(node, k)} has {a.name} {values}; they must be positive", source)
+        if a.name in _POSITIVE_ATTRS and any(v > MAX_WINDOW for v in values):
+            raise GraphError(f"{_describe(node, k)} has {a.name} {values}, beyond {MAX_WINDOW}", source)
         if a.name == "pads" and any(v < 0 for v in values):
             raise GraphError(f"{_describe(node, k)} has negative pads {values}", source)
 
