@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(PY) bench/search.py
 	$(PY) bench/convert.py
 	$(PY) bench/cross_framework.py
+	$(PY) bench/hostile.py
 
 clean-cache:
 	rm -rf $${HNN_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/hnn}
