@@ -23,6 +23,8 @@ graph. Without it (the default) the graph is the paper's raw graph, exactly as e
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
@@ -125,24 +127,23 @@ def build_graph(
             be inferred; any other failure while reading a hostile graph is reported as a
             GraphError naming ``source`` too.
     """
+    with _one_line_errors(source):
+        return _build(model, merge, rules, spatial, source, canonical, trace)
+
+
+@contextmanager
+def _one_line_errors(source: str | None):
+    """Let HNNErrors through; turn any other failure on a hostile graph into a GraphError naming ``source``."""
     try:
-        return _build_graph(model, merge, rules, spatial, source, canonical, trace)
+        yield
     except HNNError:
         raise
     except (Exception, RecursionError) as exc:  # noqa: BLE001 - a hostile graph must give one clear line
         raise GraphError(f"cannot build the layer graph ({type(exc).__name__}: {str(exc)[:160]})", source) from exc
 
 
-def _build_graph(
-    model: onnx.ModelProto,
-    merge: bool = False,
-    rules: tuple[MergeRule, ...] | list[MergeRule] | None = None,
-    spatial: int = DEFAULT_SPATIAL,
-    source: str | None = None,
-    canonical: bool = False,
-    trace: list | None = None,
-) -> LayerGraph:
-    """:func:`build_graph` itself, its errors not yet turned into GraphError."""
+def _build(model: onnx.ModelProto, merge, rules, spatial, source, canonical, trace) -> LayerGraph:
+    """The body of :func:`build_graph` (same arguments, positional)."""
     check_model(model, source)
     g = model.graph
     weight_dims: dict[str, tuple[tuple[int, ...], int]] = {
