@@ -3,7 +3,7 @@
 Each model runs in a fresh process (so that its peak RSS, ``ru_maxrss``, is its own):
 Keras 3 builds it with ``weights=None``, then the script times
 
-- ``convert``: ``converters.to_onnx(model)`` (weights left out, :mod:`converters.tf_graph`);
+- ``convert``: ``hnn_tf.converters.to_onnx(model)`` (weights left out, :mod:`hnn_tf.converters.tf_graph`);
 - ``object->hash``: ``hnn_tf.hashing.analyse_model(model)`` in the same process, the hasher
   loaded on first use (the cost a user sees);
 
@@ -55,14 +55,14 @@ def _child(name: str, mode: str) -> dict:
     if mode == "before":
         import tf2onnx
 
-        from converters.keras_tf import input_signature
+        from hnn_tf.converters.keras_tf import input_signature
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tf2onnx.convert.from_keras(model, input_signature=input_signature(model), opset=17)
         out["convert_s"] = time.perf_counter() - t0
     else:
-        from converters import to_onnx
+        from hnn_tf.converters import to_onnx
         from hnn_tf.hashing import analyse_model
 
         proto = to_onnx(model)

@@ -34,8 +34,8 @@ QUERIES = {
 
 def zoo_codes(hasher):
     """Codes of the 22 zoo models' original graphs, built as the hasher's variant builds them."""
-    from zoo.dataset import zoo_dataset
-    from zoo.models import PAPER_ZOO
+    from hnn_tf.zoo.dataset import zoo_dataset
+    from hnn_tf.zoo.models import PAPER_ZOO
 
     by_model = {z.model: z.graph for z in zoo_dataset(hasher.config.variant, copies=0, progress=False)}
     graphs = [by_model[m.name] for m in PAPER_ZOO]

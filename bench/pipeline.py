@@ -29,14 +29,14 @@ def main() -> None:
     import numpy as np
     import onnx
 
-    from converters import to_onnx
+    from hnn_tf.converters import to_onnx
     from hnn_tf.graph import build_graph
-    from zoo.models import PAPER_ZOO, build_torch_model
+    from hnn_tf.zoo.models import PAPER_ZOO, build_torch_model
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["HNN_CACHE"] = tmp
-        from zoo import dataset
+        from hnn_tf.zoo import dataset
 
         _, cold = timed(dataset.load_originals, PAPER_ZOO, progress=False)
         _, warm = timed(dataset.load_originals, PAPER_ZOO, progress=False)

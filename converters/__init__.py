@@ -1,18 +1,18 @@
 """Model converters: any supported model object or file -> ``onnx.ModelProto``.
 
 First step of the hnn flow (see DESIGN.md): :func:`to_onnx` picks a converter from
-the registry (:mod:`converters.registry`) by the object's classes or the file's
+the registry (:mod:`hnn_tf.converters.registry`) by the object's classes or the file's
 contents and suffix, and runs it. Built-in converters:
 
-- ``pytorch`` (:mod:`converters.pytorch`): ``nn.Module``, ``ExportedProgram``,
+- ``pytorch`` (:mod:`hnn_tf.converters.pytorch`): ``nn.Module``, ``ExportedProgram``,
   ``.pt``/``.pth`` (TorchScript; pickled modules only with ``trust_pickle=True``), ``.pt2``.
-- ``keras`` (:mod:`converters.keras_tf`): Keras 3 and tf_keras models, ``.keras``, ``.h5``
-  (weights left out by default: :mod:`converters.tf_graph`).
-- ``saved_model`` (:mod:`converters.saved_model`): TensorFlow SavedModel directories, loaded
+- ``keras`` (:mod:`hnn_tf.converters.keras_tf`): Keras 3 and tf_keras models, ``.keras``, ``.h5``
+  (weights left out by default: :mod:`hnn_tf.converters.tf_graph`).
+- ``saved_model`` (:mod:`hnn_tf.converters.saved_model`): TensorFlow SavedModel directories, loaded
   SavedModels and concrete functions.
-- ``tflite`` (:mod:`converters.tflite`): ``.tflite`` files.
-- ``jax`` (:mod:`converters.jax_flax`): Flax NNX and Equinox modules, JAX functions.
-- ``onnx`` (:mod:`converters.onnx_file`): ``onnx.ModelProto`` and ``.onnx`` files.
+- ``tflite`` (:mod:`hnn_tf.converters.tflite`): ``.tflite`` files.
+- ``jax`` (:mod:`hnn_tf.converters.jax_flax`): Flax NNX and Equinox modules, JAX functions.
+- ``onnx`` (:mod:`hnn_tf.converters.onnx_file`): ``onnx.ModelProto`` and ``.onnx`` files.
 
 Other packages add frameworks through the entry-point group ``hnn.converters``
 (:func:`load_plugins`, loaded on first use; see README "Converters").

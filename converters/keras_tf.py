@@ -3,7 +3,7 @@
 Conversion traces the model's inference call (``training=False``) as a ``tf.function``
 with an input signature made from ``model.inputs`` (batch 1, unknown sizes 224, the
 input's dtype) and converts it with tf2onnx, leaving the weights out
-(:mod:`converters.tf_graph`): keras.applications ResNet50 converts in about 2 s and 1.2 GB
+(:mod:`hnn_tf.converters.tf_graph`): keras.applications ResNet50 converts in about 2 s and 1.2 GB
 instead of 12-33 s and 7.9 GB, VGG16 at all (it needed more than 24 GB). This works for Keras 3
 (``keras.src...`` classes) and tf_keras (``tf_keras.src...`` classes) models alike. The raw
 graphs of the two Keras versions differ (Keras 3 writes BatchNorm as Mul/Add); the canonical
@@ -11,7 +11,7 @@ graph builder normalises both. ``keep_weights=True`` gives the usual conversion 
 weights as initializers.
 
 Files come from strangers (README "Security"). A file is read once, with the size limits of
-:mod:`hnn_tf.safe_io`; its stored config is scanned (:mod:`converters.keras_config`: stored
+:mod:`hnn_tf.safe_io`; its stored config is scanned (:mod:`hnn_tf.converters.keras_config`: stored
 Lambda bytecode, modules outside Keras, layers that read files or other models, nesting)
 and refused unless ``safe_mode=False`` (the CLI's ``--trust``); then only the architecture is
 built from the config, no weight read:
@@ -168,7 +168,7 @@ def _read_saved_model(path: Path) -> tuple[str, int | None, str | None, bytes]:
 def load_keras_file(path: Path, safe_mode: bool = True, keep_weights: bool = False) -> Any:
     """Load a ``.keras`` or ``.h5`` model's architecture without compiling it (see the module doc).
 
-    The stored config is read and scanned first (:func:`converters.keras_config.config_problem`);
+    The stored config is read and scanned first (:func:`hnn_tf.converters.keras_config.config_problem`);
     then the model is built from the config alone: Keras 3 archives with
     ``keras.saving.deserialize_keras_object``, tf_keras ones with
     ``tf_keras.models.model_from_json``. No weight is read: the hash needs shapes only. With
@@ -179,7 +179,7 @@ def load_keras_file(path: Path, safe_mode: bool = True, keep_weights: bool = Fal
     Args:
         path: the file.
         safe_mode: refuse configs that would run or read code and files (see
-            :mod:`converters.keras_config`); False trusts the file.
+            :mod:`hnn_tf.converters.keras_config`); False trusts the file.
         keep_weights: load the weights too.
     Returns:
         a Keras 3 or tf_keras ``Model``.
@@ -315,7 +315,7 @@ def input_signature(model: Any, input_shape: Any = None, path: str | None = None
 def keras_to_onnx(model: Any, opset: int = DEFAULT_OPSET, input_shape: Any = None, path: str | None = None,
                   keep_weights: bool = False):
     """Convert a Keras 3 or tf_keras model: its inference call traced as a ``tf.function``, then
-    tf2onnx with the weights left out (:func:`converters.tf_graph.function_to_onnx`).
+    tf2onnx with the weights left out (:func:`hnn_tf.converters.tf_graph.function_to_onnx`).
 
     Args:
         model: a built Keras 3 or tf_keras model.

@@ -13,7 +13,7 @@ Files are read from strangers (README "Security"), once, with the size limit of
 :mod:`hnn_tf.safe_io`; nothing from a file runs unless the caller passes ``trust=True``
 (the CLI's ``--trust``):
 
-- ``.pt2`` (``torch.export.save``): rebuilt by :func:`converters.torch_archive.sanitize_pt2`
+- ``.pt2`` (``torch.export.save``): rebuilt by :func:`hnn_tf.converters.torch_archive.sanitize_pt2`
   (no pickle, no compiled code, no names that torch would evaluate, only allowed operators),
   then loaded with ``torch.export.load``; the ``ExportedProgram.module()`` graph is put in
   inference form (see :func:`exported_module_in_eval_mode`), run once on fake tensors to
@@ -24,7 +24,7 @@ Files are read from strangers (README "Security"), once, with the size limit of
   code: ``torch.jit.load`` runs their ``__setstate__`` and the export runs their
   ``forward``. They are refused unless ``trust=True``.
 - Other ``torch.save`` files: their pickle is read opcode by opcode
-  (:func:`converters.torch_archive.checkpoint_globals`, nothing unpickled). A file that only
+  (:func:`hnn_tf.converters.torch_archive.checkpoint_globals`, nothing unpickled). A file that only
   rebuilds tensors (a state_dict) holds no architecture and is refused; one that pickles
   Python objects (a whole ``nn.Module``) is refused too, since unpickling runs code from the
   file, unless ``trust=True``.
@@ -284,7 +284,7 @@ def dry_run(module: Any, args: tuple, kwargs: dict | None, path: str | None, max
 class PyTorchConverter(Converter):
     """PyTorch models (objects and files) to ONNX with the TorchScript exporter.
 
-    Options: ``opset`` (int, default 17), ``input_shape`` (see :func:`converters.to_onnx`),
+    Options: ``opset`` (int, default 17), ``input_shape`` (see :func:`hnn_tf.converters.to_onnx`),
     ``trust`` (bool, default False: allow TorchScript archives and pickled modules, which run
     code from the file; ``trust_pickle`` is the older name).
     """

@@ -429,7 +429,7 @@ def to_onnx(model_or_path: Any, framework: str | None = None, **options: Any) ->
             - ``keep_weights`` (bool, default False): Keras and SavedModel only; keep the
               weights as initializers. By default they are left out (each parameter tensor
               is a ``ConstantOfShape`` of zeros of its shape), which is what a hash needs and
-              many times faster (:mod:`converters.tf_graph`).
+              many times faster (:mod:`hnn_tf.converters.tf_graph`).
             - ``signature`` (str): SavedModel only; the serving signature to convert.
 
     Returns:

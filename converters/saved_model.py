@@ -12,7 +12,7 @@ concrete functions are the caller's and need no trust. The directory is loaded w
 ``tf.saved_model.load``, a serving signature is picked (the ``signature`` option, else
 ``serving_default``, else the only one), traced on an all-zeros trigger input (batch 1,
 unknown sizes 224, or ``input_shape``) and converted by
-:func:`converters.tf_graph.function_to_onnx`, with the weights left out unless
+:func:`hnn_tf.converters.tf_graph.function_to_onnx`, with the weights left out unless
 ``keep_weights=True``. Keras 3 ``model.export(...)``, tf_keras ``model.save(dir)`` and
 ``tf.saved_model.save`` directories all convert this way.
 """

@@ -9,7 +9,7 @@ hashes like the Keras model itself (tests/test_canonical.py).
 TFLite files are small (their weights are in the file, and mobile models are small), so
 the weights are kept. A TFLite file holds no code, but the TFLite interpreter that tf2onnx
 runs is native code that malformed files crash, so conversion runs in a worker process
-(:mod:`converters.isolated`).
+(:mod:`hnn_tf.converters.isolated`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ def convert_tflite_bytes(data: bytes, opset: int = DEFAULT_OPSET) -> bytes:
     Raises:
         Exception: whatever tf2onnx raises on a bad file (the caller wraps it).
     """
-    import hnn_tf  # noqa: F401 - the worker's environment (telemetry off, private config folders)
     import tf2onnx
 
     from hnn_tf._tf import import_tensorflow, quiet_native_output
@@ -68,7 +67,7 @@ def tflite_to_onnx(path: Path, opset: int = DEFAULT_OPSET):
     """Convert a ``.tflite`` file with tf2onnx, in an isolated worker process.
 
     The TFLite interpreter that tf2onnx runs is native code that malformed flatbuffers crash,
-    so the conversion runs in :func:`converters.isolated.run_isolated`: a crash there is a
+    so the conversion runs in :func:`hnn_tf.converters.isolated.run_isolated`: a crash there is a
     ConversionError here.
 
     Args:

@@ -197,7 +197,7 @@ def evaluate_cmd(bits, hasher_dir, as_json):
     from hnn_tf.evaluate import format_table
     from hnn_tf.experiment import PAPER_HNN_NET, evaluate_hasher
     from hnn_tf.hashing import load_hasher
-    from zoo.dataset import split, zoo_dataset
+    from hnn_tf.zoo.dataset import split, zoo_dataset
 
     hasher = load_hasher(bits, hasher_dir)
     train, test = split(zoo_dataset(hasher.config.variant))

@@ -64,8 +64,8 @@ def run_experiment(
     from hnn_tf.features import OpVocabulary
     from hnn_tf.model import HasherConfig
     from hnn_tf.train import ged_matrix, train_hasher
-    from zoo.dataset import cache_dir, split, zoo_dataset
-    from zoo.models import CATEGORIES
+    from hnn_tf.zoo.dataset import cache_dir, split, zoo_dataset
+    from hnn_tf.zoo.models import CATEGORIES
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -103,7 +103,7 @@ def evaluate_hasher(hasher, train, test, metric_fn=None) -> dict:
 
     Args:
         hasher: a trained :class:`~hnn_tf.hasher.Hasher`.
-        train, test: lists of :class:`zoo.dataset.ZooGraph`.
+        train, test: lists of :class:`hnn_tf.zoo.dataset.ZooGraph`.
     Returns:
         the ``retrieval_metrics`` dict (relevant = same category; k = 1, 5, 10), with the
         same measures for relevant = same zoo model under ``"same_model"``.

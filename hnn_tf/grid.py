@@ -99,7 +99,7 @@ class RunSpec:
 
 @functools.lru_cache(maxsize=4)
 def _data(variant: str):
-    from zoo.dataset import split, zoo_dataset
+    from hnn_tf.zoo.dataset import split, zoo_dataset
 
     return split(zoo_dataset(variant, progress=False))
 
@@ -107,7 +107,7 @@ def _data(variant: str):
 @functools.lru_cache(maxsize=4)
 def _ged(variant: str, cap: float):
     from hnn_tf.train import ged_matrix
-    from zoo.dataset import cache_dir
+    from hnn_tf.zoo.dataset import cache_dir
 
     train, _ = _data(variant)
     return ged_matrix([z.graph for z in train], cap=cap, cache_path=cache_dir() / "ged-cache.json", progress=False)
@@ -116,7 +116,7 @@ def _ged(variant: str, cap: float):
 @functools.lru_cache(maxsize=4)
 def _test_ged(variant: str):
     from hnn_tf.train import ged_matrix
-    from zoo.dataset import cache_dir
+    from hnn_tf.zoo.dataset import cache_dir
 
     _, test = _data(variant)
     return ged_matrix([z.graph for z in test], cap=SPEARMAN_GED_CAP, cache_path=cache_dir() / "ged-cache.json",
@@ -138,7 +138,7 @@ def prepare(variants, cap: float | None = None, spearman: bool = True) -> None:
 def config_for(spec: RunSpec):
     """The :class:`~hnn_tf.model.HasherConfig` of a run."""
     from hnn_tf.model import HasherConfig
-    from zoo.models import CATEGORIES
+    from hnn_tf.zoo.models import CATEGORIES
 
     cfg = HasherConfig(bits=spec.bits, num_classes=len(CATEGORIES), epochs=spec.epochs, seed=spec.seed,
                        variant=spec.variant, categories=CATEGORIES)
@@ -257,7 +257,7 @@ def lomo_specs(bits: int = 64, variant: str = "merged", epochs: int = 200, patie
     """Leave one model out: every zoo model whose category has at least 2 models."""
     from collections import Counter
 
-    from zoo.models import PAPER_ZOO
+    from hnn_tf.zoo.models import PAPER_ZOO
 
     sizes = Counter(m.category for m in PAPER_ZOO)
     return [RunSpec("HNN-Net", bits, variant, 0, epochs, patience, held_out=m.name) for m in PAPER_ZOO if sizes[m.category] >= 2]

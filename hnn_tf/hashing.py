@@ -451,7 +451,7 @@ def analyse_model(model_or_path: Any, bits: int | None = 64, hasher_dir: str | N
 
     Args:
         model_or_path: a model object (PyTorch ``nn.Module``, Keras model, ``onnx.ModelProto``)
-            or a file path (see :func:`converters.to_onnx`).
+            or a file path (see :func:`hnn_tf.converters.to_onnx`).
         bits: Q, the code length of the hasher to use.
         hasher_dir: a hasher folder written by ``hnn train`` (default: the shipped one).
         framework: force a converter (default: detected).
@@ -465,7 +465,7 @@ def analyse_model(model_or_path: Any, bits: int | None = 64, hasher_dir: str | N
         HNNError: the model cannot be read or converted, its graph cannot be built, or no
             hasher of ``bits`` bits is available.
     """
-    from converters import detect_framework, to_onnx
+    from hnn_tf.converters import detect_framework, to_onnx
     from hnn_tf._tf import quiet_native_output
     from hnn_tf.errors import HNNError
     from hnn_tf.graph import build_graph

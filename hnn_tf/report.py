@@ -212,7 +212,7 @@ def heatmap_and_projection(hasher, out_dir: Path) -> tuple[Path, Path]:
     from sklearn.decomposition import PCA
 
     from hnn_tf.hashing import hamming_matrix
-    from zoo.dataset import zoo_dataset
+    from hnn_tf.zoo.dataset import zoo_dataset
 
     data = zoo_dataset(hasher.config.variant, progress=False)
     originals = [z for z in data if z.copy == 0]

@@ -14,8 +14,8 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def resnet18_onnx():
     """torchvision resnet18 (weights=None) exported with BatchNormalization kept."""
-    from converters import to_onnx
-    from zoo.models import build_torch_model
+    from hnn_tf.converters import to_onnx
+    from hnn_tf.zoo.models import build_torch_model
 
     return to_onnx(build_torch_model("resnet18"), framework="pytorch", input_shape=(1, 3, 224, 224))
 

@@ -367,8 +367,8 @@ def torch_export(name: str, how: str, weights: str) -> onnx.ModelProto:
     "dynamo" (torch.export-based exporter); ``weights`` "none" (torchvision init) or "random"."""
     import torch
 
-    from converters import to_onnx
-    from zoo.models import build_torch_model
+    from hnn_tf.converters import to_onnx
+    from hnn_tf.zoo.models import build_torch_model
 
     model = build_torch_model(name)
     if weights == "random":
@@ -423,7 +423,7 @@ def keras_app(flavour: str, name: str):
 
 @pytest.mark.parametrize("name", ["MobileNetV2", "ResNet50"])
 def test_keras3_and_tf_keras_give_one_graph(name):
-    from converters import to_onnx
+    from hnn_tf.converters import to_onnx
 
     a = build_graph(to_onnx(keras_app("keras", name)), canonical=True)
     b = build_graph(to_onnx(keras_app("tf_keras", name)), canonical=True)
@@ -431,7 +431,7 @@ def test_keras3_and_tf_keras_give_one_graph(name):
 
 
 def test_keras_and_torchvision_mobilenet_v2_give_one_graph():
-    from converters import to_onnx
+    from hnn_tf.converters import to_onnx
 
     keras_graph = build_graph(to_onnx(keras_app("keras", "MobileNetV2")), canonical=True)
     assert_same_graph(keras_graph, build_graph(torch_export("mobilenet_v2", "kept", "none"), canonical=True))
@@ -471,7 +471,7 @@ def tflite_file(model, tmp_path, flavour: str):
 def test_keras_and_keras_tflite_give_one_graph(tmp_path, flavour):
     from hnn_tf._tf import import_tensorflow
 
-    from converters import detect_framework, to_onnx
+    from hnn_tf.converters import detect_framework, to_onnx
 
     import_tensorflow()
     model = _small_keras_net(__import__(flavour))
@@ -487,7 +487,7 @@ def test_keras_and_keras_tflite_give_one_graph(tmp_path, flavour):
 @pytest.mark.slow
 @pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
 def test_keras_and_keras_tflite_mobilenet_v2_give_one_graph(tmp_path, flavour):
-    from converters import to_onnx
+    from hnn_tf.converters import to_onnx
 
     model = keras_app(flavour, "MobileNetV2")
     direct = build_graph(to_onnx(model), canonical=True)
@@ -497,7 +497,7 @@ def test_keras_and_keras_tflite_mobilenet_v2_give_one_graph(tmp_path, flavour):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["ResNet50", "InceptionV3"])
 def test_keras_with_and_without_weights_give_one_graph(name):
-    from converters import to_onnx
+    from hnn_tf.converters import to_onnx
 
     model = keras_app("keras", name)
     # tf2onnx may emit InceptionV3's parallel branches in another order on the two routes

@@ -51,7 +51,7 @@ def test_hash_json_fields(resnet18_onnx_file):
 
 
 def test_module_and_its_onnx_file_hash_alike(resnet18_onnx_file):
-    from zoo.models import build_torch_model
+    from hnn_tf.zoo.models import build_torch_model
 
     h_file = hnn_tf.hash_model(str(resnet18_onnx_file))
     h_module = hnn_tf.hash_model(build_torch_model("resnet18"))
@@ -60,7 +60,7 @@ def test_module_and_its_onnx_file_hash_alike(resnet18_onnx_file):
 
 
 def test_different_architectures_get_different_codes(resnet18_onnx_file):
-    from zoo.models import build_torch_model
+    from hnn_tf.zoo.models import build_torch_model
 
     h_resnet = hnn_tf.hash_model(str(resnet18_onnx_file))
     h_squeeze = hnn_tf.hash_model(build_torch_model("squeezenet1_0"))

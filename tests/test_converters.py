@@ -14,9 +14,9 @@ import pytest
 import torch
 import torchvision
 
-import converters
-from converters import detect_framework, to_onnx
-from converters.pytorch import default_input_shape
+import hnn_tf.converters as converters
+from hnn_tf.converters import detect_framework, to_onnx
+from hnn_tf.converters.pytorch import default_input_shape
 from hnn_tf.errors import ConversionError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,9 +141,9 @@ def test_detect_framework_objects(resnet18, resnet18_proto):
 
 def test_import_does_not_load_frameworks():
     code = (
-        "import sys, converters; "
+        "import sys, hnn_tf.converters; "
         "loaded = [m for m in ('torch', 'tensorflow', 'keras', 'tf_keras', 'tf2onnx') if m in sys.modules]; "
-        "assert not loaded, loaded; print(converters.available_frameworks())"
+        "assert not loaded, loaded; print(hnn_tf.converters.available_frameworks())"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -12,9 +12,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-import converters
-from converters import detect_framework, to_onnx
-from converters.registry import PLUGIN_GROUP
+import hnn_tf.converters as converters
+from hnn_tf.converters import detect_framework, to_onnx
+from hnn_tf.converters.registry import PLUGIN_GROUP
 from hnn_tf.errors import ConversionError
 from hnn_tf.graph import build_graph
 
@@ -62,7 +62,7 @@ def test_keras_weights_become_constant_of_shape():
 
 
 def test_weights_to_constant_of_shape():
-    from converters.tf_graph import weights_to_constant_of_shape
+    from hnn_tf.converters.tf_graph import weights_to_constant_of_shape
 
     nodes = [
         helper.make_node("Transpose", ["kernel"], ["w"], perm=[3, 2, 0, 1]),  # HWIO -> OIHW, weights only
@@ -253,7 +253,7 @@ PLUGIN = '''
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from converters import Converter
+from hnn_tf.converters import Converter
 
 
 class DemoNetConverter(Converter):

@@ -9,7 +9,7 @@ import hnn_tf  # noqa: F401
 from hnn_tf import grid
 from hnn_tf.evaluate import choose_radius, radius_metrics, topk_ceiling
 from hnn_tf.graph import LayerGraph
-from zoo.dataset import ZooGraph, augment, split
+from hnn_tf.zoo.dataset import ZooGraph, augment, split
 
 
 def _toy_split():

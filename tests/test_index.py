@@ -77,7 +77,7 @@ def tiny_models(tmp_path_factory):
     import onnx
     import torch
 
-    from converters import to_onnx
+    from hnn_tf.converters import to_onnx
 
     folder = tmp_path_factory.mktemp("tiny")
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ from hnn_tf.graph import LayerGraph
 from hnn_tf.hasher import Hasher
 from hnn_tf.model import AttentionPooling, HasherConfig, hnn_losses
 from hnn_tf.train import train_hasher
-from zoo.dataset import augment
+from hnn_tf.zoo.dataset import augment
 
 
 def test_attention_pooling_matches_formula():

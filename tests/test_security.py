@@ -23,7 +23,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from converters import to_onnx
+from hnn_tf.converters import to_onnx
 from fuzz import crafted
 from hnn_tf.errors import ConversionError, GraphError, HNNError
 from hnn_tf.graph import build_graph

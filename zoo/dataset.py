@@ -29,7 +29,7 @@ import numpy as np
 from hnn_tf.safe_io import atomic_write
 from hnn_tf.graph.layer_graph import LayerGraph
 from hnn_tf.graph.merge import CANONICAL_MERGE_RULES, merge_graph
-from zoo.models import PAPER_ZOO, ZooModel, build_torch_model
+from hnn_tf.zoo.models import PAPER_ZOO, ZooModel, build_torch_model
 
 VARIANTS = ("raw", "merged", "canonical")
 COPIES = 10
@@ -37,9 +37,9 @@ DELETE_FRACTION = 0.1
 TRAIN_FRACTION = 0.8
 SEED = 2022
 
-_ROOT = Path(__file__).resolve().parent.parent
-#: Source files whose content decides whether the cached zoo graphs are still valid.
-_KEY_SOURCES = ["zoo/models.py", "converters", "hnn_tf/graph"]
+#: Modules whose source files decide whether the cached zoo graphs are still valid (the zoo
+#: list, the converters, the graph builder), found where they are installed.
+_KEY_MODULES = ["hnn_tf.zoo.models", "hnn_tf.converters", "hnn_tf.graph"]
 
 
 @dataclass
@@ -68,13 +68,17 @@ def cache_dir() -> Path:
 
 
 def builder_key() -> str:
-    """sha256 (12 hex digits) of the zoo, converter and graph-builder sources plus torch versions."""
+    """sha256 (12 hex digits) of the zoo list, converter and graph-builder sources plus torch versions."""
+    import importlib
+
     h = hashlib.sha256()
-    for rel in _KEY_SOURCES:
-        p = _ROOT / rel
-        files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
+    for name in _KEY_MODULES:
+        module = importlib.import_module(name)
+        p = Path(module.__file__)
+        root = p.parent
+        files = sorted(root.rglob("*.py")) if p.name == "__init__.py" else [p]
         for f in files:
-            h.update(str(f.relative_to(_ROOT)).encode())
+            h.update(f"{name}/{f.relative_to(root)}".encode())
             h.update(f.read_bytes())
     try:
         import torch
@@ -94,7 +98,7 @@ def build_original(model: ZooModel, canonical: bool = False) -> LayerGraph:
 
 def build_originals(model: ZooModel) -> tuple[LayerGraph, LayerGraph]:
     """Export one zoo model to ONNX once and build (raw graph, canonical graph) from it."""
-    from converters import to_onnx
+    from hnn_tf.converters import to_onnx
     from hnn_tf.graph import build_graph
 
     proto = to_onnx(build_torch_model(model.name), framework="pytorch", input_shape=model.input_shape)

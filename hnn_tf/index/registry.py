@@ -322,7 +322,7 @@ class Registry:
             sha = sha or _file_sha256(p)
             report = analyse_model(str(p), bits=bits, hasher_dir=self.hasher_dir, framework=framework, **options)
             return _Query(report.hash, str(p), sha, report)
-        from converters import detect_framework, get_converter, to_onnx
+        from hnn_tf.converters import detect_framework, get_converter, to_onnx
 
         fw = get_converter(framework).name if framework else detect_framework(model_or_path)
         proto = to_onnx(model_or_path, framework=fw, **options)
@@ -344,7 +344,7 @@ class Registry:
 
         Args:
             model_or_path: a model file, or a model object (``nn.Module``, Keras model,
-                ``onnx.ModelProto``; see :func:`converters.to_onnx`).
+                ``onnx.ModelProto``; see :func:`hnn_tf.converters.to_onnx`).
             name: unique per hasher version (default: the file's stem, or the object's class name).
             label: free text, e.g. the owner.
             framework: force a converter (default: detected).
@@ -423,9 +423,9 @@ class Registry:
 
     def add_zoo(self, *, label: str | None = None, progress: bool = True, models: Sequence[Any] | None = None
                 ) -> list[AddResult]:
-        """Register the paper's zoo models (Table 1: ``zoo.models.PAPER_ZOO``), skipping those already stored.
+        """Register the paper's zoo models (Table 1: ``hnn_tf.zoo.models.PAPER_ZOO``), skipping those already stored.
 
-        Each model is built by ``zoo.models.build_torch_model`` with ``torch.manual_seed(0)``
+        Each model is built by ``hnn_tf.zoo.models.build_torch_model`` with ``torch.manual_seed(0)``
         (the global RNG state is restored afterwards), exported with its trigger input shape and
         stored under its torchvision name with source ``torchvision:<name>``; sha256 is that of
         its ONNX export.
@@ -433,7 +433,7 @@ class Registry:
         Args:
             label: label of the entries (default: the model's Table 1 category).
             progress: show a tqdm bar on stderr.
-            models: ``zoo.models.ZooModel`` entries (default: all 22).
+            models: ``hnn_tf.zoo.models.ZooModel`` entries (default: all 22).
         Returns:
             one :class:`AddResult` per model.
         Raises:
@@ -442,7 +442,7 @@ class Registry:
         import torch
         from tqdm import tqdm
 
-        from zoo.models import PAPER_ZOO, build_torch_model
+        from hnn_tf.zoo.models import PAPER_ZOO, build_torch_model
 
         _, version = self._installed()
         out = []

@@ -3,7 +3,7 @@
 How it is derived (:func:`calibrate`):
 
 1. Hash every graph of the zoo data set of the hasher's variant (paper 4.1.3:
-   ``zoo.dataset.zoo_dataset(variant)``, 22 models x (original + 10 copies with 10% of the
+   ``hnn_tf.zoo.dataset.zoo_dataset(variant)``, 22 models x (original + 10 copies with 10% of the
    nodes deleted) = 242 codes) with the installed hasher.
 2. Take the Hamming distance of every unordered pair of codes (242 x 241 / 2 = 29,161 pairs).
    A pair is *positive* when both models are in the same Table 1 category.
@@ -12,7 +12,7 @@ How it is derived (:func:`calibrate`):
    it, take the median of them (the upper median for an even count), the point farthest
    from both kinds of error.
 4. As a held-out figure, report precision/recall/F1 at that T over the pairs (test code,
-   train code) of the 80/20 split (``zoo.dataset.split``), the train codes being the ones
+   train code) of the 80/20 split (``hnn_tf.zoo.dataset.split``), the train codes being the ones
    the hasher was fitted on.
 
 The result is stored per hasher version in ``hnn_tf/assets/check_threshold.json`` (for a
@@ -119,7 +119,7 @@ def calibrate(bits: int | None = 64, hasher_dir: str | None = None, progress: bo
         HNNError: no such hasher, or the zoo cannot be built.
     """
     from hnn_tf.hashing import hamming_matrix, load_hasher
-    from zoo.dataset import builder_key, split, zoo_dataset
+    from hnn_tf.zoo.dataset import builder_key, split, zoo_dataset
 
     say = log or (lambda m: None)
     hasher = load_hasher(bits, hasher_dir)

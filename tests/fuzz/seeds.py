@@ -23,7 +23,7 @@ def _torch_seeds(out: Path) -> dict[str, Path]:
                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).eval()
     x = torch.zeros(1, 3, 8, 8)
     seeds = {}
-    from converters import to_onnx
+    from hnn_tf.converters import to_onnx
     import onnx
 
     seeds["cnn.onnx"] = out / "cnn.onnx"
