@@ -14,8 +14,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from hnn_tf.features import f_enc_array
 from hnn_tf.graph import CANONICAL_MERGE_RULES, CANONICAL_RULES, LayerGraph, build_graph
-from hnn_tf.graph import canonical as C
-from hnn_tf.graph.canonical import CanonicalGraph, Const, Node
+from hnn_tf.graph.ir import Const, GraphIR, Node
+from hnn_tf.graph.rewrite import apply, canonicalize
 
 # --------------------------------------------------------------------------- IR helpers
 
@@ -29,15 +29,14 @@ def graph(nodes, consts=None, outputs=None):
     consts = {k: (v if isinstance(v, Const) else Const(dims=tuple(np.shape(v)), dtype=TensorProto.FLOAT,
                                                          value=np.asarray(v, np.float32)))
               for k, v in (consts or {}).items()}
-    return CanonicalGraph(nodes=list(nodes), inputs={"x"}, outputs=list(outputs or [nodes[-1].outputs[0]]),
-                          consts=consts)
+    return GraphIR(nodes=list(nodes), inputs={"x"}, outputs=list(outputs or [nodes[-1].outputs[0]]), consts=consts)
 
 
 def dims_only(*dims):
     return Const(dims=tuple(dims), dtype=TensorProto.FLOAT, value=None)
 
 
-def ops(g: CanonicalGraph) -> list[str]:
+def ops(g: GraphIR) -> list[str]:
     return [n.op for n in g.nodes]
 
 
@@ -59,18 +58,18 @@ def test_rule_list():
 
 def test_strip_trailing_softmax():
     g = graph([node("Gemm", ["x", "w"], ["y"]), node("Softmax", ["y"], ["p"])], {"w": dims_only(4, 4)})
-    assert C.strip_trailing_softmax(g)
+    assert apply(g, "strip_trailing_softmax")
     assert ops(g) == ["Gemm"] and g.outputs == ["y"]
     # a Softmax inside the graph (attention) is a layer and stays
     g = graph([node("Softmax", ["x"], ["s"]), node("MatMul", ["s", "x"], ["y"])])
-    assert not C.strip_trailing_softmax(g) and ops(g) == ["Softmax", "MatMul"]
+    assert not apply(g, "strip_trailing_softmax") and ops(g) == ["Softmax", "MatMul"]
 
 
 def test_remove_dead_nodes():
     g = graph([node("Relu", ["x"], ["a"]), node("Sigmoid", ["x"], ["unused"]), node("Tanh", ["a"], ["y"])])
-    assert C.remove_dead_nodes(g)
+    assert apply(g, "remove_dead_nodes")
     assert ops(g) == ["Relu", "Tanh"]
-    assert not C.remove_dead_nodes(g)
+    assert not apply(g, "remove_dead_nodes")
 
 
 def test_drop_layout_transposes():
@@ -81,7 +80,7 @@ def test_drop_layout_transposes():
         node("Reshape", ["u", "s"], ["v"]),
         node("Transpose", ["v"], ["shuffled"], attrs={"perm": [0, 2, 1, 3, 4]}),  # channel shuffle
     ], {"s": dims_only(5)})
-    assert C.drop_layout_transposes(g)
+    assert apply(g, "drop_layout_transposes")
     assert ops(g) == ["Relu", "Reshape", "Transpose"]
     assert g.nodes[0].inputs == ["x"] and g.nodes[1].inputs[0] == "r"
     assert g.to_layer_graph().edges.tolist() == [[0, 1], [1, 2]]
@@ -90,7 +89,7 @@ def test_drop_layout_transposes():
 def test_drop_single_input_concat():
     g = graph([node("Relu", ["x"], ["a"]), node("Concat", ["a"], ["c"], attrs={"axis": 1}),
                node("Concat", ["c", "x"], ["y"], attrs={"axis": 1})])
-    assert C.drop_single_input_concat(g)
+    assert apply(g, "drop_single_input_concat")
     assert ops(g) == ["Relu", "Concat"] and g.nodes[1].inputs == ["a", "x"]
 
 
@@ -101,35 +100,35 @@ def test_merge_nested_concat():
         node("Concat", ["a", "b"], ["inner"], outs_shapes=[(1, 16, 6, 6)], attrs={"axis": 1}),
         node("Concat", ["x", "inner"], ["y"], outs_shapes=[(1, 24, 6, 6)], attrs={"axis": -3}),
     ])
-    assert C.merge_nested_concat(g)
+    assert apply(g, "merge_nested_concat")
     assert ops(g) == ["Relu", "Sigmoid", "Concat"] and g.nodes[2].inputs == ["x", "a", "b"]
     # along another axis, or read by another layer too, it stays
     g = graph([node("Concat", ["x", "x"], ["inner"], outs_shapes=[(1, 8, 12, 6)], attrs={"axis": 2}),
                node("Concat", ["x", "inner"], ["y"], outs_shapes=[(1, 16, 12, 6)], attrs={"axis": 1})])
-    assert not C.merge_nested_concat(g)
+    assert not apply(g, "merge_nested_concat")
     g = graph([node("Concat", ["x", "x"], ["inner"], outs_shapes=[shape], attrs={"axis": 1}),
                node("Concat", ["x", "inner"], ["c"], outs_shapes=[shape], attrs={"axis": 1}),
                node("Add", ["inner", "c"], ["y"])])
-    assert not C.merge_nested_concat(g)
+    assert not apply(g, "merge_nested_concat")
 
 
 def test_fold_pad():
     pads = np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)
     g = graph([node("Pad", ["x", "p"], ["xp"]), node("Conv", ["xp", "w"], ["y"])],
               {"p": Const((8,), TensorProto.INT64, pads), "w": dims_only(4, 8, 3, 3)})
-    assert C.fold_pad(g)
+    assert apply(g, "fold_pad")
     assert ops(g) == ["Conv"] and g.nodes[0].inputs[0] == "x"
     # NHWC padding of H and W (tf2onnx before a MaxPool) folds too
     nhwc = np.array([0, 1, 1, 0, 0, 1, 1, 0], np.int64)
     g = graph([node("Pad", ["x", "p"], ["xp"]), node("MaxPool", ["xp"], ["y"])],
               {"p": Const((8,), TensorProto.INT64, nhwc)})
-    assert C.fold_pad(g) and ops(g) == ["MaxPool"]
+    assert apply(g, "fold_pad") and ops(g) == ["MaxPool"]
     # not folded: a Pad feeding an Add, a reflecting Pad, a Pad of the batch axis
     for consumer, attrs, p in (("Add", {}, pads), ("Conv", {"mode": b"reflect"}, pads),
                                ("Conv", {}, np.array([1, 0, 1, 1, 0, 0, 1, 1], np.int64))):
         g = graph([node("Pad", ["x", "p"], ["xp"], attrs=attrs), node(consumer, ["xp", "w"], ["y"])],
                   {"p": Const((8,), TensorProto.INT64, p), "w": dims_only(4, 8, 3, 3)})
-        assert not C.fold_pad(g) and ops(g) == ["Pad", consumer]
+        assert not apply(g, "fold_pad") and ops(g) == ["Pad", consumer]
 
 
 def test_clip_to_relu():
@@ -141,7 +140,7 @@ def test_clip_to_relu():
         node("Clip", ["c"], ["d"], attrs={"min": 0.0, "max": 6.0}),  # opset < 11: attributes
         node("Clip", ["d", "zero", "unknown"], ["y"]),  # an upper bound computed at run time
     ], consts)
-    assert C.clip_to_relu(g)
+    assert apply(g, "clip_to_relu")
     assert ops(g) == ["Relu6", "Relu", "Clip", "Relu6", "Clip"]
 
 
@@ -150,13 +149,13 @@ def test_matmul_add_to_gemm():
         node("MatMul", ["x", "w"], ["m"], [(1, 16), (16, 10)], [(1, 10)], flops=320, params=160),
         node("Add", ["m", "b"], ["y"], [(1, 10), (10,)], [(1, 10)], flops=10, params=10),
     ], {"w": dims_only(16, 10), "b": dims_only(10)})
-    assert C.matmul_add_to_gemm(g)
+    assert apply(g, "matmul_add_to_gemm")
     (gemm,) = g.nodes
     assert gemm.op == "Gemm" and gemm.inputs == ["x", "w", "b"] and gemm.outputs == ["y"]
     assert gemm.flops == 320  # the bias additions are not counted, as for a Gemm
     # a MatMul of two activations (attention) stays
     g = graph([node("MatMul", ["x", "x"], ["y"], [(1, 16), (1, 16)], [(1, 1)])])
-    assert not C.matmul_add_to_gemm(g) and ops(g) == ["MatMul"]
+    assert not apply(g, "matmul_add_to_gemm") and ops(g) == ["MatMul"]
 
 
 def test_affine_to_batchnorm():
@@ -166,7 +165,7 @@ def test_affine_to_batchnorm():
         node("Mul", ["c", "s"], ["m"], [X, (1, 8, 1, 1)], [X]),
         node("Add", ["m", "t"], ["y"], [X, (1, 8, 1, 1)], [X]),
     ], {"w": dims_only(8, 1, 3, 3), "s": dims_only(1, 8, 1, 1), "t": dims_only(1, 8, 1, 1)})
-    assert C.affine_to_batchnorm(g)
+    assert apply(g, "affine_to_batchnorm")
     assert ops(g) == ["Conv", "BatchNormalization"]
     bn = g.nodes[1]
     assert bn.inputs == ["c"] and bn.outputs == ["y"]
@@ -175,11 +174,11 @@ def test_affine_to_batchnorm():
     g = graph([node("Mul", ["x", "s"], ["m"], [X_NHWC, (8,)], [X_NHWC]),
                node("Sub", ["m", "t"], ["y"], [X_NHWC, (8,)], [X_NHWC])],
               {"s": dims_only(8), "t": dims_only(8)})
-    assert C.affine_to_batchnorm(g) and ops(g) == ["BatchNormalization"]
+    assert apply(g, "affine_to_batchnorm") and ops(g) == ["BatchNormalization"]
     # not a BatchNorm: a scalar scale, c - x, an Add alone after a non-Conv layer
     for op, args, cdims in (("Mul", ["x", "k"], ()), ("Sub", ["k", "x"], (1, 8, 1, 1)), ("Add", ["x", "k"], (1, 8, 1, 1))):
         g = graph([node(op, args, ["y"], [X, cdims], [X])], {"k": dims_only(*cdims)})
-        assert not C.affine_to_batchnorm(g) and ops(g) == [op]
+        assert not apply(g, "affine_to_batchnorm") and ops(g) == [op]
 
 
 def test_fold_batchnorm():
@@ -187,15 +186,15 @@ def test_fold_batchnorm():
         node("Conv", ["x", "w"], ["c"], flops=100, params=72),
         node("BatchNormalization", ["c", "g", "b", "m", "v"], ["y"], flops=50, params=16),
     ], {k: dims_only(8) for k in "gbmv"} | {"w": dims_only(8, 1, 3, 3)})
-    assert C.fold_batchnorm(g)
+    assert apply(g, "fold_batchnorm")
     (conv,) = g.nodes
     assert conv.op == "Conv" and conv.outputs == ["y"] and conv.flops == 100
     # a BatchNorm after a Concat (DenseNet) or after a Conv with two readers stays
     g = graph([node("Concat", ["x", "x"], ["c"]), node("BatchNormalization", ["c"], ["y"])])
-    assert not C.fold_batchnorm(g)
+    assert not apply(g, "fold_batchnorm")
     g = graph([node("Conv", ["x", "w"], ["c"]), node("BatchNormalization", ["c"], ["b"]),
                node("Add", ["b", "c"], ["y"])], {"w": dims_only(8, 8, 1, 1)})
-    assert not C.fold_batchnorm(g) and ops(g) == ["Conv", "BatchNormalization", "Add"]
+    assert not apply(g, "fold_batchnorm") and ops(g) == ["Conv", "BatchNormalization", "Add"]
 
 
 def test_global_pool():
@@ -203,23 +202,23 @@ def test_global_pool():
             "a1": Const((1,), TensorProto.INT64, np.array([1]))}
     g = graph([node("ReduceMean", ["x", "a23"], ["p"], [X], [(1, 8, 1, 1)], flops=288),
                node("Flatten", ["p"], ["y"], [(1, 8, 1, 1)], [(1, 8)])], axes)
-    assert C.global_pool(g)
+    assert apply(g, "global_pool")
     assert ops(g) == ["GlobalAveragePool", "Flatten"] and g.nodes[0].inputs == ["x"] and g.nodes[0].flops == 288
     # NHWC, keepdims=0 (tf2onnx): the pool is followed by an added Flatten
     g = graph([node("ReduceMean", ["x", "a12"], ["p"], [X_NHWC], [(1, 8)], attrs={"keepdims": 0}),
                node("Gemm", ["p", "w"], ["y"])], axes | {"w": dims_only(8, 4)})
-    assert C.global_pool(g)
+    assert apply(g, "global_pool")
     assert ops(g) == ["GlobalAveragePool", "Flatten", "Gemm"]
     assert g.to_layer_graph().edges.tolist() == [[0, 1], [1, 2]]
     # jax2onnx: a sum over H and W divided by H * W
     g = graph([node("ReduceSum", ["x", "a12"], ["s"], [X_NHWC], [(1, 8)], attrs={"keepdims": 0}),
                node("Div", ["s", "n"], ["p"], [(1, 8), ()], [(1, 8)]),
                node("Gemm", ["p", "w"], ["y"])], axes | {"n": np.float32(36), "w": dims_only(8, 4)})
-    assert C.global_pool(g)
+    assert apply(g, "global_pool")
     assert ops(g) == ["GlobalAveragePool", "Flatten", "Gemm"]
     # a mean over the channels is not a global pool
     g = graph([node("ReduceMean", ["x", "a1"], ["y"], [X], [(1, 1, 6, 6)])], axes)
-    assert not C.global_pool(g)
+    assert not apply(g, "global_pool")
 
 
 def test_reshape_to_flatten():
@@ -228,7 +227,7 @@ def test_reshape_to_flatten():
         node("Squeeze", ["x", "ax"], ["b"], [(1, 512, 1, 1), (2,)], [(1, 512)]),
         node("Reshape", ["x", "s2"], ["c"], [(1, 4, 8, 2), (3,)], [(1, 2, 32)]),
     ], {"s": dims_only(2), "ax": dims_only(2), "s2": dims_only(3)}, outputs=["a", "b", "c"])
-    assert C.reshape_to_flatten(g)
+    assert apply(g, "reshape_to_flatten")
     assert ops(g) == ["Flatten", "Flatten", "Reshape"]
     assert g.nodes[0].inputs == ["x"]
 
@@ -241,9 +240,9 @@ def test_count_affine_bias():
         node("ConvTranspose", ["c", "wt"], ["y"], attrs={"group": 2}, params=16 * 4 * 4),
     ], {"w": dims_only(8, 3, 3, 3), "w2": dims_only(16, 8, 3, 3), "b2": dims_only(16), "fc": dims_only(10, 16),
         "wt": dims_only(16, 4, 2, 2)})
-    assert C.count_affine_bias(g)
+    assert apply(g, "count_affine_bias")
     assert [n.params for n in g.nodes] == [8 * 27 + 8, 16 * 72 + 16, 10 * 16 + 10, 16 * 16 + 8]
-    assert not C.count_affine_bias(g)  # idempotent
+    assert not apply(g, "count_affine_bias")  # idempotent
 
 
 def test_canonicalize_applies_the_rules_in_order():
@@ -256,7 +255,7 @@ def test_canonicalize_applies_the_rules_in_order():
         node("Softmax", ["c"], ["y"]),
     ], {"p": Const((8,), TensorProto.INT64, pads), "w": dims_only(4, 8, 3, 3)})
     trace = []
-    C.canonicalize(g, trace=trace)
+    canonicalize(g, trace=trace)
     assert ops(g) == ["Conv"]
     assert [name for name, _ in trace] == [r.name for r in CANONICAL_RULES]
 

@@ -1,18 +1,20 @@
 """The HNN-Net data set (paper 4.1.3): zoo graphs, augmentation and the train/test split.
 
-- Every zoo model is converted to ONNX (BatchNormalization kept) and built into its raw layer
-  graph; the merged variant applies the paper's merge rules to it (3.2.2). Beyond the paper,
-  the canonical variant builds the canonical graph (``build_graph(..., canonical=True)``:
-  BatchNorm folded, framework spellings normalised) and applies the canonical merge rules
-  (Conv-ReLU, Conv-ReLU6); a hasher trained on it hashes models of any framework alike.
+- Every zoo model is converted to ONNX (BatchNormalization kept) and built by its variant's
+  recipe (:mod:`hnn_tf.graph.recipes`): the raw layer graph; the merged variant applies the
+  paper's merge rules to it (3.2.2); beyond the paper, the canonical variant builds the
+  canonical graph (BatchNorm folded, framework spellings normalised) and applies the canonical
+  merge rules (Conv-ReLU, Conv-ReLU6); a hasher trained on it hashes models of any framework
+  alike. Hashing a model uses the same recipe, so training and hashing read the same graphs.
 - Augmentation: per model, 10 copies, each with 10% of its nodes (and their edges) deleted,
   seeded by (seed, model name, copy number). Deletion is applied to the variant's own graph,
   so a merged copy misses 10% of the merged nodes.
 - Split per model: the original then its copies in order; the first 80% (8 of 11) go to
   train, the rest (3) to test.
 
-Raw graphs are cached on disk, one JSON file per model, under a key that changes when the
-zoo, the converters or the graph builder change (their source files are hashed).
+Base graphs (before merging) are cached on disk, one JSON file per model and base, under a
+key that changes when the zoo, the converters or the graph builder change (their source files
+are hashed).
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hnn_tf.safe_io import atomic_write
 from hnn_tf.graph.layer_graph import LayerGraph
-from hnn_tf.graph.merge import CANONICAL_MERGE_RULES, merge_graph
+from hnn_tf.graph.recipes import RECIPES, Recipe, get_recipe
+from hnn_tf.safe_io import atomic_write
 from hnn_tf.zoo.models import PAPER_ZOO, ZooModel, build_torch_model
 
-VARIANTS = ("raw", "merged", "canonical")
+#: The data variants: the graph recipes (:mod:`hnn_tf.graph.recipes`).
+VARIANTS = tuple(RECIPES)
 COPIES = 10
 DELETE_FRACTION = 0.1
 TRAIN_FRACTION = 0.8
@@ -90,60 +93,55 @@ def builder_key() -> str:
     return h.hexdigest()[:12]
 
 
-def build_original(model: ZooModel, canonical: bool = False) -> LayerGraph:
-    """Export one zoo model to ONNX (BatchNormalization kept) and build its raw layer graph
-    (its canonical graph with ``canonical=True``)."""
-    return build_originals(model)[1 if canonical else 0]
+def _base_file(folder: Path, model: ZooModel, base: str) -> Path:
+    """Cache file of one model's base graph: ``<name>.json`` for the raw graph, else a tag of the rule sets."""
+    if base == "raw":
+        return folder / f"{model.name}.json"
+    return folder / f"{model.name}.{hashlib.sha256(base.encode()).hexdigest()[:10]}.json"
 
 
-def build_originals(model: ZooModel) -> tuple[LayerGraph, LayerGraph]:
-    """Export one zoo model to ONNX once and build (raw graph, canonical graph) from it."""
-    from hnn_tf.converters import to_onnx
-    from hnn_tf.graph import build_graph
+def load_bases(models: tuple[ZooModel, ...] = PAPER_ZOO, recipe: str | Recipe = "raw", progress: bool = True,
+               directory: Path | None = None) -> dict[str, LayerGraph]:
+    """The base graphs (before merging) of the zoo models for a recipe, built once and cached.
 
-    proto = to_onnx(build_torch_model(model.name), framework="pytorch", input_shape=model.input_shape)
-    return build_graph(proto, source=model.name), build_graph(proto, source=model.name, canonical=True)
-
-
-def _write_json(path: Path, graph: LayerGraph) -> None:
-    atomic_write(path, json.dumps(graph.to_dict()))
-
-
-def load_originals(models: tuple[ZooModel, ...] = PAPER_ZOO, progress: bool = True,
-                   directory: Path | None = None, canonical: bool = False) -> dict[str, LayerGraph]:
-    """Raw (or canonical) layer graphs of the zoo models, built once and cached.
+    Each model is exported to ONNX once (BatchNormalization kept) and every recipe's base
+    graph is built from that export and cached, so a later variant costs no export.
 
     Args:
         models: the zoo entries.
+        recipe: a variant name or :class:`~hnn_tf.graph.recipes.Recipe`.
         progress: show a tqdm progress bar while building.
         directory: cache folder (default :func:`cache_dir` / ``zoo-<builder_key>``).
-        canonical: the canonical graphs (``<name>.canonical.json`` in the cache) instead of
-            the raw ones (``<name>.json``). A model exported for one kind caches both.
     Returns:
         dict model name -> LayerGraph, in ``models`` order.
+    Raises:
+        HNNError: an unknown variant.
     """
     from tqdm import tqdm
 
+    from hnn_tf.converters import to_onnx
+
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     folder = directory or cache_dir() / f"zoo-{builder_key()}"
     folder.mkdir(parents=True, exist_ok=True)
-
-    def path_of(m: ZooModel, canon: bool) -> Path:
-        return folder / (f"{m.name}.canonical.json" if canon else f"{m.name}.json")
-
+    bases = {r.base: r for r in RECIPES.values()}
     out: dict[str, LayerGraph] = {}
-    todo = [m for m in models if not path_of(m, canonical).exists()]
+    todo = [m for m in models if not _base_file(folder, m, recipe.base).exists()]
     bar = tqdm(total=len(todo), desc="building zoo graphs", unit="model", disable=not progress or not todo)
     for m in models:
-        path = path_of(m, canonical)
+        path = _base_file(folder, m, recipe.base)
         if path.exists():
             out[m.name] = LayerGraph.from_dict(json.loads(path.read_text()))
             continue
         bar.set_postfix_str(m.name)
-        raw, canon = build_originals(m)
-        if not path_of(m, False).exists():
-            _write_json(path_of(m, False), raw)
-        _write_json(path_of(m, True), canon)
-        out[m.name] = canon if canonical else raw
+        proto = to_onnx(build_torch_model(m.name), framework="pytorch", input_shape=m.input_shape)
+        for base, r in bases.items():
+            target = _base_file(folder, m, base)
+            if base == recipe.base or not target.exists():
+                graph = r.build_base(proto, source=m.name)
+                atomic_write(target, json.dumps(graph.to_dict()))
+                if base == recipe.base:
+                    out[m.name] = graph
         bar.update(1)
     bar.close()
     return out
@@ -178,8 +176,10 @@ def zoo_dataset(variant: str = "merged", models: tuple[ZooModel, ...] = PAPER_ZO
     """The whole data set: per model the original and its augmented copies, in zoo order.
 
     Args:
-        variant: ``"raw"`` or ``"merged"`` (paper 4.2.1), or ``"canonical"`` (canonical graphs
-            with the canonical merge rules).
+        variant: a recipe of :data:`hnn_tf.graph.recipes.RECIPES`: ``"raw"`` or ``"merged"``
+            (paper 4.2.1), or ``"canonical"``; the originals are built exactly as
+            :func:`hnn_tf.hashing.analyse_model` builds a model's graph for a hasher of that
+            variant.
         models: the zoo entries.
         copies: augmented copies per model.
         seed: augmentation seed.
@@ -187,18 +187,13 @@ def zoo_dataset(variant: str = "merged", models: tuple[ZooModel, ...] = PAPER_ZO
     Returns:
         list of ZooGraph, ``len(models) * (copies + 1)`` long.
     Raises:
-        ValueError: unknown variant.
+        HNNError: unknown variant.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    originals = load_originals(models, progress=progress, canonical=variant == "canonical")
+    recipe = get_recipe(variant)
+    bases = load_bases(models, recipe, progress=progress)
     out = []
     for m in models:
-        g = originals[m.name]
-        if variant == "merged":
-            g = merge_graph(g)
-        elif variant == "canonical":
-            g = merge_graph(g, CANONICAL_MERGE_RULES)
+        g = recipe.finish(bases[m.name])
         out.append(ZooGraph(m.name, m.category, 0, g))
         out.extend(ZooGraph(m.name, m.category, c, cg) for c, cg in enumerate(augment(g, m.name, copies, seed=seed), 1))
     return out

@@ -1,6 +1,6 @@
 """ONNX model -> layer graph (paper 3.2: the graph generator, f_onnx then f_merg).
 
-The canonical clean-up of DESIGN.md is applied while building:
+The clean-up (docs/design.md "The graph builder") is applied while building:
 
 - Identity nodes are removed and their consumers linked to the real producer; parameter
   inputs are followed back through Identity chains to the initializer.
@@ -15,10 +15,13 @@ The remaining nodes are the layers. Each carries its op type, FLOPs (2 x MACs, s
 :mod:`hnn_tf.graph.cost`) and parameter count from shape inference on the trigger input
 (:mod:`hnn_tf.graph.shapes`).
 
-With ``canonical=True`` the layers then go through the canonical rewrite rules of
-:mod:`hnn_tf.graph.canonical` (BatchNorm folding, layout Transposes, Pads, Softmax, ...), so
-that exports of one architecture from different frameworks, exporters and weights give one
-graph. Without it (the default) the graph is the paper's raw graph, exactly as exported.
+The layers become a :class:`~hnn_tf.graph.ir.GraphIR` in one loop, for every variant. With
+``canonical=True`` it then goes through the canonical rule sets of :mod:`hnn_tf.graph.rules`
+(BatchNorm folding, layout Transposes, Pads, Softmax, ...; the engine is
+:mod:`hnn_tf.graph.rewrite`), so that exports of one architecture from different frameworks,
+exporters and weights give one graph. Without it (the default) the graph is the paper's raw
+graph, exactly as exported. Which graph a hasher reads is its variant's recipe
+(:mod:`hnn_tf.graph.recipes`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ import onnx
 from onnx import helper, numpy_helper
 
 from hnn_tf.errors import GraphError, HNNError
-from hnn_tf.graph.canonical import SMALL_CONST, CanonicalGraph, Const, Node, canonicalize
+from hnn_tf.graph.ir import SMALL_CONST, Const, GraphIR, Node
+from hnn_tf.graph.rewrite import canonicalize
+from hnn_tf.graph.rules import CANONICAL_SETS
 from hnn_tf.graph.cost import node_flops, node_params
 from hnn_tf.graph.layer_graph import LayerGraph
 from hnn_tf.graph.merge import CANONICAL_MERGE_RULES, PAPER_MERGE_RULES, MergeRule, merge_graph
@@ -113,11 +118,11 @@ def build_graph(
             :data:`~hnn_tf.graph.merge.CANONICAL_MERGE_RULES` when ``canonical`` is True.
         spatial: size of unknown non-batch input dimensions of the trigger input.
         source: file name used in error messages.
-        canonical: apply the canonical rewrite rules
-            (:data:`hnn_tf.graph.canonical.CANONICAL_RULES`) before merging; ``False`` (the
-            default) gives the paper's raw graph unchanged.
+        canonical: ``True`` applies the canonical rule sets
+            (:data:`hnn_tf.graph.rules.CANONICAL_SETS`) before merging; a sequence of rule-set
+            names applies those; ``False`` (the default) gives the paper's raw graph unchanged.
         trace: with ``canonical``, a list that receives ``("clean-up", N)`` then
-            ``(rule name, N)`` after each rule of the first pass (N = layer count).
+            ``(step name, N)`` after each rule or pass of the first pass (N = layer count).
     Returns:
         LayerGraph whose nodes are in topological order (the ONNX graph's order when it is
         already topological).
@@ -158,7 +163,6 @@ def _build(model: onnx.ModelProto, merge, rules, spatial, source, canonical, tra
     if not data:
         raise GraphError("the ONNX graph has no data input", source)
     alias: dict[str, str] = {}  # Identity/Dropout output -> the tensor it forwards
-    producer: dict[str, int] = {}  # data tensor -> index of the layer that produces it
     layers: list[onnx.NodeProto] = []
 
     def resolve(name: str) -> str:
@@ -177,7 +181,7 @@ def _build(model: onnx.ModelProto, merge, rules, spatial, source, canonical, tra
             continue
         if op == "ConstantOfShape" and node.input and resolve(node.input[0]) in tensors:
             # a constant of a constant shape: parameters written without their values
-            # (converters.keras_tf leaves weights out so)
+            # (hnn_tf.converters.keras_tf leaves weights out so)
             shape = _small_value(tensors[resolve(node.input[0])])
             if shape is not None:
                 dtype = onnx.TensorProto.FLOAT
@@ -196,10 +200,7 @@ def _build(model: onnx.ModelProto, merge, rules, spatial, source, canonical, tra
         ins = [resolve(i) for i in list(node.input) + outer.get(k_node, []) if i]
         if op in SHAPE_OPS or not any(i in data for i in ins):
             continue  # shape computation or constant folding: not a layer
-        for o in node.output:
-            if o:
-                data.add(o)
-                producer[o] = len(layers)
+        data.update(o for o in node.output if o)
         layers.append(node)
     if not layers:
         raise GraphError("no layer depends on the model input", source)
@@ -216,35 +217,22 @@ def _build(model: onnx.ModelProto, merge, rules, spatial, source, canonical, tra
             raise GraphError(f"the tensor {name!r} would have the negative shape {list(shape)} (a window larger "
                              "than its input?)", source)
 
+    ir = _layers_to_ir(model, layers, resolve, weight_dims, tensors, data, shapes, outer_of)
+    if canonical:
+        if trace is not None:
+            trace.append(("clean-up", len(ir)))
+        canonicalize(ir, sets=CANONICAL_SETS if canonical is True else tuple(canonical), trace=trace)
+    graph = ir.to_layer_graph()
     if rules is None:
         rules = CANONICAL_MERGE_RULES if canonical else PAPER_MERGE_RULES
-    if canonical:
-        graph = _canonical_graph(model, layers, resolve, weight_dims, tensors, data, shapes, trace, outer_of)
-        return merge_graph(graph, rules) if merge else graph
-
-    ops, flops, params, names, edges = [], [], [], [], set()
-    for k, node in enumerate(layers):
-        ins = [resolve(i) if i else "" for i in list(node.input) + outer_of.get(id(node), [])]
-        ops.append(node.op_type)
-        names.append(node.name or f"{node.op_type}_{k}")
-        params.append(node_params(node.op_type, ins, weight_dims))
-        flops.append(
-            node_flops(
-                node.op_type,
-                [shapes.get(i) if i else None for i in ins],
-                [shapes.get(o) if o else None for o in node.output],
-                _attrs(node),
-            )
-        )
-        for i in ins:
-            if i in producer and producer[i] != k:
-                edges.add((producer[i], k))
-    graph = LayerGraph(ops=ops, flops=flops, params=params, edges=sorted(edges), names=names)
     return merge_graph(graph, rules) if merge else graph
 
 
-def _canonical_graph(model, layers, resolve, weight_dims, tensors, data, shapes, trace, outer_of) -> LayerGraph:
-    """The layers as a :class:`CanonicalGraph`, rewritten by the canonical rules."""
+def _layers_to_ir(model, layers, resolve, weight_dims, tensors, data, shapes, outer_of) -> GraphIR:
+    """The layers as a :class:`GraphIR`: each with its resolved inputs, shapes, FLOPs and parameters.
+
+    The one loop over the layers, for the raw graph and the canonical one alike.
+    """
     g = model.graph
     nodes = []
     consts: dict[str, Const] = {}
@@ -274,13 +262,9 @@ def _canonical_graph(model, layers, resolve, weight_dims, tensors, data, shapes,
             in_shapes=in_shapes,
             out_shapes=out_shapes,
         ))
-    cg = CanonicalGraph(
+    return GraphIR(
         nodes=nodes,
         inputs={vi.name for vi in g.input if vi.name in data},
         outputs=[resolve(o.name) for o in g.output],
         consts=consts,
     )
-    if trace is not None:
-        trace.append(("clean-up", len(cg.nodes)))
-    canonicalize(cg, trace=trace)
-    return cg.to_layer_graph()

@@ -1,0 +1,40 @@
+"""Rule ``matmul_add_to_gemm``."""
+
+from __future__ import annotations
+
+from hnn_tf.graph.rules.base import Rule, register_rule
+
+
+@register_rule
+class MatMulAddToGemm(Rule):
+    """A MatMul of a 2-D tensor by a constant 2-D matrix, with an optional following Add of a constant bias, becomes one ``Gemm``.
+
+    PyTorch's Linear; tf2onnx writes Keras' Dense so. FLOPs stay the MatMul's (bias
+    additions are not counted); parameters are recounted by ``count_affine_bias``.
+    """
+
+    name, group, order = "matmul_add_to_gemm", "spelling", 80
+    ops = frozenset({"MatMul"})
+
+    def check(self, g, n):
+        if len(n.inputs) != 2 or n.inputs[0] in g.consts:
+            return "not an activation times a constant"
+        w = g.const(n, 1)
+        a = n.in_shape(0)
+        if w is None or len(w.dims) != 2:
+            return "the right operand is not a constant matrix"
+        if a is None or len(a) != 2:
+            return "the left operand is not 2-D"
+        return None
+
+    def rewrite(self, g, n):
+        w = g.const(n, 1)
+        n.op = "Gemm"
+        n.attrs = {"transB": 0}
+        nxt = g.sole_reader(n)
+        if nxt is not None and nxt.op == "Add" and len(nxt.inputs) == 2:
+            other = [i for i in nxt.inputs if i != n.outputs[0]]
+            if len(other) == 1 and other[0] in g.consts and g.consts[other[0]].numel == w.dims[1]:
+                g.set_inputs(n, [n.inputs[0], n.inputs[1], other[0]])
+                g.absorb(n, nxt)
+        return True
