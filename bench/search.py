@@ -50,7 +50,7 @@ def median_ms(fn, queries) -> float:
 
 def random_entries(rng, n: int, start: int = 0):
     """n Entry records of random 64-bit codes with distinct names and sha256 (not timed)."""
-    from hnn_tf.hashing import ModelHash
+    from hnn_tf.codes import ModelHash
     from hnn_tf.index import Entry
 
     words = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
@@ -82,7 +82,7 @@ FIRST_QUERY = textwrap.dedent("""
     import sys, time
     t0 = time.perf_counter()
     import hnn_tf
-    from hnn_tf.hashing import ModelHash
+    from hnn_tf.codes import ModelHash
     from hnn_tf.index import Registry
     t1 = time.perf_counter()
     reg = Registry(sys.argv[1], create=False)
@@ -103,7 +103,7 @@ FIRST_QUERY = textwrap.dedent("""
 def main() -> None:
     import faiss
 
-    from hnn_tf.hashing import ModelHash
+    from hnn_tf.codes import ModelHash
     from hnn_tf.index import HammingIndex, Registry
 
     rng = np.random.default_rng(2022)

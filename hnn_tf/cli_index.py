@@ -249,7 +249,7 @@ def _query_arg(path, hex_code, hasher_version):
     if (path is None) == (hex_code is None):
         raise click.UsageError("give a model file or --hex CODE (one of them)")
     if hex_code is not None:
-        from hnn_tf.hashing import ModelHash
+        from hnn_tf.codes import ModelHash
 
         return ModelHash.from_hex(hex_code, hasher_version=hasher_version), {}
     if not Path(path).exists():

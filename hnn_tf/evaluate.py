@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from hnn_tf.errors import HNNError
-from hnn_tf.hashing import hamming_matrix
+from hnn_tf.codes import hamming_matrix
 
 __all__ = [
     "rank_by_hamming",

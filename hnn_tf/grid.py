@@ -155,7 +155,7 @@ def run_one(spec: RunSpec) -> dict:
     """Train and evaluate one run; returns a JSON-ready dict (spec, metrics, timings)."""
     from hnn_tf.evaluate import choose_radius, radius_metrics, retrieval_metrics, spearman_hamming_ged
     from hnn_tf.features import OpVocabulary
-    from hnn_tf.hashing import hamming_matrix
+    from hnn_tf.codes import hamming_matrix
     from hnn_tf.train import train_hasher
 
     t0 = time.perf_counter()

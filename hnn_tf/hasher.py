@@ -1,9 +1,10 @@
 """A trained hasher: the network, its op-type vocabulary and its config, saved together.
 
 A hasher directory holds ``config.json`` (the :class:`~hnn_tf.model.HasherConfig` plus the
-op-type vocabulary) and ``weights.h5`` (tf_keras weights). The hasher version is derived from
-both files' contents, so retraining gives a new version and codes of the old one are never
-compared with the new one silently (DESIGN.md, "The hasher is versioned").
+op-type vocabulary) and ``weights.h5`` (tf_keras weights); :mod:`hnn_tf.hasher_files` finds
+and reads it. The hasher version is derived from both files' contents, so retraining gives a
+new version and codes of the old one are never compared with the new one silently
+(docs/design.md, "The hasher is versioned").
 """
 
 from __future__ import annotations
@@ -20,15 +21,9 @@ import scipy.sparse as sp
 from hnn_tf.errors import HNNError
 from hnn_tf.features import OpVocabulary, node_features, normalized_adjacency, op_type_features
 from hnn_tf.graph.layer_graph import LayerGraph
+from hnn_tf.hasher_files import CONFIG_FILE, WEIGHTS_FILE, HasherFolder, shipped_hasher_dir  # noqa: F401
 from hnn_tf.safe_io import atomic_write
 
-#: Where the shipped hashers live: ``hnn_tf/assets/hasher-q<Q>/``.
-ASSETS = Path(__file__).resolve().parent / "assets"
-
-
-def shipped_hasher_dir(bits: int) -> Path:
-    """Folder of the packaged hasher of ``bits`` bits (it may not exist)."""
-    return ASSETS / f"hasher-q{bits}"
 
 
 class GraphTensors:
@@ -151,10 +146,10 @@ class Hasher:
         with tempfile.TemporaryDirectory(prefix=".weights-", dir=d) as tmp:
             staged = Path(tmp) / "weights.h5"
             self.model.save_weights(str(staged))
-            atomic_write(d / "weights.h5", staged.read_bytes())
+            atomic_write(d / WEIGHTS_FILE, staged.read_bytes())
         meta = self._meta()
         meta["version"] = self.version
-        atomic_write(d / "config.json", json.dumps(meta, indent=1))
+        atomic_write(d / CONFIG_FILE, json.dumps(meta, indent=1))
         return d
 
     def _build(self) -> None:
@@ -162,25 +157,26 @@ class Hasher:
         self.forward([self.tensors(g)])
 
     @classmethod
-    def load(cls, directory: str | os.PathLike) -> "Hasher":
-        """Load a hasher written by :meth:`save`.
+    def load(cls, directory: str | os.PathLike | HasherFolder) -> "Hasher":
+        """Load a hasher written by :meth:`save` (the folder is read by :class:`~hnn_tf.hasher_files.HasherFolder`).
 
         Raises:
             HNNError: the folder has no hasher or its files are unreadable.
         """
         from hnn_tf.model import HasherConfig
 
-        d = Path(directory)
+        folder = directory if isinstance(directory, HasherFolder) else HasherFolder.locate(None, directory)
+        meta = folder.meta
         try:
-            meta = json.loads((d / "config.json").read_text())
             hasher = cls(HasherConfig.from_dict(meta["config"]), OpVocabulary(tuple(meta["ops"])), meta.get("features"))
             hasher._build()
-            hasher.model.load_weights(str(d / "weights.h5"))
+            hasher.model.load_weights(str(folder.weights))
         except FileNotFoundError:
-            raise HNNError("no trained hasher here (config.json and weights.h5 expected); run `make train`", str(d)) from None
+            raise HNNError("no trained hasher here (config.json and weights.h5 expected); run `make train`",
+                           str(folder.path)) from None
         except (OSError, KeyError, ValueError) as exc:
-            raise HNNError(f"unreadable hasher: {exc}", str(d)) from None
-        hasher._version = meta.get("version") or None
+            raise HNNError(f"unreadable hasher: {exc}", str(folder.path)) from None
+        hasher._version = folder.version
         if hasher._version is None:
             hasher._version = hasher.version
         return hasher

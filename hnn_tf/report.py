@@ -211,7 +211,7 @@ def heatmap_and_projection(hasher, out_dir: Path) -> tuple[Path, Path]:
     plt = _pyplot()
     from sklearn.decomposition import PCA
 
-    from hnn_tf.hashing import hamming_matrix
+    from hnn_tf.codes import hamming_matrix
     from hnn_tf.zoo.dataset import zoo_dataset
 
     data = zoo_dataset(hasher.config.variant, progress=False)

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from hnn_tf import hashing
+from hnn_tf import codes as codes_module
 from hnn_tf.errors import HashError, HNNError
-from hnn_tf.hashing import ModelHash, check_comparable, hamming_matrix, stack_codes
+from hnn_tf.codes import ModelHash, check_comparable, hamming_matrix, stack_codes
 
 RNG_SEED = 1234
 
@@ -274,7 +274,7 @@ def test_hamming_matrix_agrees_with_model_hash():
 
 def test_hamming_matrix_in_several_blocks(monkeypatch):
     # force blocks of a few rows so the chunked path is exercised
-    monkeypatch.setattr(hashing, "_HAMMING_CHUNK_CELLS", 3 * 5 * 2)
+    monkeypatch.setattr(codes_module, "_HAMMING_CHUNK_CELLS", 3 * 5 * 2)
     rng = np.random.default_rng(RNG_SEED)
     a = rng.integers(0, 2, size=(11, 16))
     b = rng.integers(0, 2, size=(5, 16))

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from hnn_tf.errors import HashError, HNNError
-from hnn_tf.hashing import ModelHash, check_comparable
+from hnn_tf.codes import ModelHash, check_comparable
 
 __all__ = ["ENGINES", "HammingIndex", "Neighbours", "available_engines", "resolve_engine"]
 
@@ -152,7 +152,7 @@ class HammingIndex:
         Raises:
             HashError: empty input or codes that may not be compared (length, version).
         """
-        from hnn_tf.hashing import stack_codes
+        from hnn_tf.codes import stack_codes
 
         _, version = stack_codes(hashes)
         packed = np.frombuffer(b"".join(h.to_bytes() for h in hashes), dtype=np.uint8).reshape(len(hashes), -1)

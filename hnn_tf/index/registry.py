@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hnn_tf.errors import ConversionError, HashError, HNNError
-from hnn_tf.hashing import ModelHash, ModelReport
+from hnn_tf.codes import ModelHash, ModelReport
 from hnn_tf.index.engine import HammingIndex, resolve_engine
 from hnn_tf.index.store import DuplicateError, Entry, RegistryError, Store, default_db_path
 from hnn_tf.index.threshold import ThresholdChoice, threshold_for
-from hnn_tf.safe_io import atomic_write, current_limits, memory_limit, read_regular, time_limit
+from hnn_tf.safe_io import atomic_write, current_limits, memory_limit, open_regular, read_regular, time_limit
 
 __all__ = ["AddResult", "CheckResult", "Match", "Registry", "SearchResult", "installed_hasher"]
 
@@ -56,32 +56,22 @@ def installed_hasher(bits: int | None = 64, hasher_dir: str | os.PathLike | None
     Raises:
         HNNError: no such hasher, an unreadable config, or a Q other than ``bits``.
     """
-    from hnn_tf.hasher import shipped_hasher_dir
+    from hnn_tf.hasher_files import HasherFolder
 
-    folder = Path(hasher_dir) if hasher_dir else shipped_hasher_dir(64 if bits is None else int(bits))
-    cfg = folder / "config.json"
-    if not cfg.exists():
-        if hasher_dir:
-            raise HNNError("no trained hasher here (config.json and weights.h5 expected)", str(folder))
-        raise HNNError(f"no {bits}-bit hasher is installed; train one with `hnn train --bits {bits}`")
-    try:
-        meta = json.loads(cfg.read_text())
-        q = int(meta["config"]["bits"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise HNNError(f"unreadable hasher config ({exc})", str(cfg)) from None
-    if bits is not None and q != int(bits):
-        raise HNNError(f"the hasher here makes {q}-bit codes, not {bits}", str(folder))
-    version = meta.get("version")
+    folder = HasherFolder.locate(bits if (bits is not None or hasher_dir) else 64, hasher_dir)
+    version = folder.version
     if not version:  # an old folder without the version: load the network to derive it
         from hnn_tf.hashing import load_hasher
 
-        version = load_hasher(q, str(hasher_dir) if hasher_dir else None).version
-    return q, str(version)
+        version = load_hasher(folder.bits, str(hasher_dir) if hasher_dir else None).version
+    return folder.bits, str(version)
 
 
 def _file_sha256(path: Path) -> str:
+    """sha256 of a regular file's bytes (:func:`hnn_tf.safe_io.open_regular`: never a FIFO or a device)."""
+    fd, _ = open_regular(path)
     try:
-        with open(path, "rb") as fh:
+        with os.fdopen(fd, "rb") as fh:
             return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError as exc:
         raise HNNError(f"cannot read the file ({exc.strerror or exc})", str(path)) from None
@@ -309,31 +299,22 @@ class Registry:
         self._writes += 1
 
     def _analyse(self, model_or_path: Any, framework: str | None, options: dict, sha: str | None = None) -> _Query:
-        """Hash a model or file; also its sha256 (file bytes, or ONNX export bytes for an object)."""
+        """Hash a model or file in one pipeline call (:func:`hnn_tf.hashing.analyse_model`): the code,
+        the graph facts and the sha256 (file bytes, or ONNX export bytes for an object)."""
         from hnn_tf.hashing import analyse_model
 
         bits, _ = self._installed()
+        path = None
         if isinstance(model_or_path, (str, os.PathLike)):
             p = Path(model_or_path)
             if not p.exists():
                 raise HNNError("no such file", str(p))
             if p.is_dir():
                 raise HNNError("is a folder; expected a model file", str(p))
-            sha = sha or _file_sha256(p)
-            report = analyse_model(str(p), bits=bits, hasher_dir=self.hasher_dir, framework=framework, **options)
-            return _Query(report.hash, str(p), sha, report)
-        from hnn_tf.converters import detect_framework, get_converter, to_onnx
-
-        fw = get_converter(framework).name if framework else detect_framework(model_or_path)
-        proto = to_onnx(model_or_path, framework=fw, **options)
-        try:
-            data = proto.SerializeToString(deterministic=True)
-        except Exception as exc:  # noqa: BLE001 - e.g. a protobuf over 2 GiB
-            raise HNNError(f"cannot serialise the ONNX export of the {type(model_or_path).__name__} "
-                           f"to compute its sha256 ({exc})") from None
-        report = analyse_model(proto, bits=bits, hasher_dir=self.hasher_dir, framework="onnx")
-        report = dataclasses.replace(report, framework=fw)
-        return _Query(report.hash, None, hashlib.sha256(data).hexdigest(), report)
+            path = str(p)
+        report = analyse_model(path or model_or_path, bits=bits, hasher_dir=self.hasher_dir, framework=framework,
+                               sha256=sha, **options)
+        return _Query(report.hash, path, report.sha256, report)
 
     # -- adding ---------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from urllib.parse import quote
 import numpy as np
 
 from hnn_tf.errors import HashError, HNNError
-from hnn_tf.hashing import ModelHash
+from hnn_tf.codes import ModelHash
 from hnn_tf.safe_io import describe_mode
 
 __all__ = [

@@ -36,14 +36,14 @@ from typing import Any
 import numpy as np
 
 from hnn_tf.errors import HNNError
+from hnn_tf.hasher_files import SHIPPED_THRESHOLDS, HasherFolder
 from hnn_tf.safe_io import atomic_write
 
 __all__ = ["THRESHOLD_FILE", "ThresholdChoice", "best_f1_threshold", "calibrate", "save_calibration",
            "threshold_for"]
 
 #: The calibrations of the shipped hashers.
-THRESHOLD_FILE = Path(__file__).resolve().parent.parent / "assets" / "check_threshold.json"
-_FILE_NAME = "check_threshold.json"
+THRESHOLD_FILE = SHIPPED_THRESHOLDS
 
 
 def best_f1_threshold(distances: Any, same: Any, bits: int) -> dict[str, Any]:
@@ -156,7 +156,7 @@ def calibrate(bits: int | None = 64, hasher_dir: str | None = None, progress: bo
 
 
 def _calibration_file(hasher_dir: str | os.PathLike | None) -> Path:
-    return Path(hasher_dir) / _FILE_NAME if hasher_dir else THRESHOLD_FILE
+    return HasherFolder.thresholds_for(hasher_dir)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -1,0 +1,111 @@
+"""Everything about a hasher folder on disk, in one place (no TensorFlow needed).
+
+A hasher folder (``hnn train`` writes one; the package ships ``hnn_tf/assets/hasher-q<Q>/``)
+holds ``config.json`` (the network and training config, the op-type vocabulary, the node
+feature kind and the hasher version) and ``weights.h5`` (tf_keras weights). Its check
+threshold calibration is ``check_threshold.json`` in the folder, or, for the shipped hashers,
+``hnn_tf/assets/check_threshold.json``. :class:`HasherFolder` finds and reads a folder; the
+network itself is loaded by :meth:`hnn_tf.hasher.Hasher.load`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hnn_tf.errors import HNNError
+
+__all__ = ["ASSETS", "CONFIG_FILE", "HasherFolder", "SHIPPED_THRESHOLDS", "WEIGHTS_FILE", "shipped_hasher_dir"]
+
+#: Where the shipped hashers live: ``hnn_tf/assets/hasher-q<Q>/``.
+ASSETS = Path(__file__).resolve().parent / "assets"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.h5"
+#: The check thresholds of the shipped hashers.
+SHIPPED_THRESHOLDS = ASSETS / "check_threshold.json"
+_THRESHOLD_FILE = "check_threshold.json"
+
+
+def shipped_hasher_dir(bits: int) -> Path:
+    """Folder of the packaged hasher of ``bits`` bits (it may not exist)."""
+    return ASSETS / f"hasher-q{bits}"
+
+
+@dataclass(frozen=True)
+class HasherFolder:
+    """A hasher folder and what its ``config.json`` says.
+
+    Attributes:
+        path: the folder.
+        shipped: True for a hasher packaged in ``hnn_tf/assets``.
+        meta: the parsed ``config.json`` (keys ``config``, ``ops``, ``features``, ``version``).
+    """
+
+    path: Path
+    shipped: bool
+    meta: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def locate(cls, bits: int | None = 64, directory: str | os.PathLike | None = None) -> "HasherFolder":
+        """The shipped hasher of ``bits`` bits, or the one in ``directory``, its config read.
+
+        Args:
+            bits: Q (default 64); with ``directory``, the Q its hasher must have (None: any).
+            directory: a hasher folder written by ``hnn train``.
+        Raises:
+            HNNError: no such hasher (the message says how to train one), an unreadable
+                config, or a code length other than ``bits``.
+        """
+        shipped = directory is None
+        path = shipped_hasher_dir(64 if bits is None else int(bits)) if shipped else Path(directory)
+        cfg = path / CONFIG_FILE
+        if not cfg.is_file():
+            if shipped:
+                raise HNNError(f"no {bits}-bit hasher is installed; train one with `hnn train --bits {bits}`")
+            raise HNNError("no trained hasher here (config.json and weights.h5 expected); run `make train`",
+                           str(path))
+        try:
+            meta = json.loads(cfg.read_text())
+            int(meta["config"]["bits"])
+            if not isinstance(meta.get("ops"), list):
+                raise KeyError("ops")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise HNNError(f"unreadable hasher config ({type(exc).__name__}: {exc})", str(cfg)) from None
+        folder = cls(path, shipped, meta)
+        if bits is not None and folder.bits != int(bits):
+            raise HNNError(f"the hasher here makes {folder.bits}-bit codes, not {bits}", str(path))
+        return folder
+
+    @property
+    def bits(self) -> int:
+        """Q, the code length."""
+        return int(self.meta["config"]["bits"])
+
+    @property
+    def version(self) -> str | None:
+        """The hasher version recorded in the config (None in folders written before versions)."""
+        v = self.meta.get("version")
+        return str(v) if v else None
+
+    @property
+    def variant(self) -> str:
+        """The graph variant (recipe) the hasher was trained on."""
+        return str(self.meta["config"].get("variant", "merged"))
+
+    @property
+    def weights(self) -> Path:
+        """The weights file."""
+        return self.path / WEIGHTS_FILE
+
+    @property
+    def thresholds(self) -> Path:
+        """Where this hasher's check threshold calibration is kept."""
+        return SHIPPED_THRESHOLDS if self.shipped else self.path / _THRESHOLD_FILE
+
+    @staticmethod
+    def thresholds_for(directory: str | os.PathLike | None) -> Path:
+        """The calibration file of the hasher folder ``directory`` (None: the shipped hashers')."""
+        return SHIPPED_THRESHOLDS if directory is None else Path(directory) / _THRESHOLD_FILE
