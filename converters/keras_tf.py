@@ -27,16 +27,15 @@ built from the config, no weight read:
 If the recorded version is missing, or its loader fails, the other loader is tried.
 ``keep_weights=True`` loads the whole file with ``load_model``.
 
-``TF_USE_LEGACY_KERAS=1`` is set (if unset) when this module is imported, so that a
-later ``import tensorflow`` in the same process gives tf_keras as ``tf.keras``, which
-Spektral needs; ``import keras`` still gives Keras 3.
+``TF_USE_LEGACY_KERAS=1`` is set (if unset) by importing :mod:`hnn_tf`, so that a later
+``import tensorflow`` in the same process gives tf_keras as ``tf.keras``, which Spektral needs;
+``import keras`` still gives Keras 3.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -51,7 +50,6 @@ from .keras_config import config_problem
 from .registry import Converter, FileInfo, exception_summary, parse_input_shapes, register
 from .tf_graph import check_onnx_ops, function_to_onnx
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # must precede any tensorflow import
 
 DEFAULT_OPSET = 17
 #: Size used for input dimensions the model leaves unknown (other than the batch).

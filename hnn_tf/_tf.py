@@ -102,12 +102,12 @@ def quiet_native_stderr():
 def import_tensorflow():
     """Import and return ``tensorflow`` (with tf_keras as ``tf.keras``), silencing its start-up output.
 
-    ``TF_USE_LEGACY_KERAS=1`` is set first (Spektral needs Keras 2); device discovery runs
-    inside the quiet block too, so its messages do not leak later.
+    ``TF_USE_LEGACY_KERAS=1`` (Spektral needs Keras 2) is set by importing :mod:`hnn_tf`, which
+    importing this module does first; device discovery runs inside the quiet block too, so
+    its messages do not leak later.
     """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     with quiet_native_output():
         import tensorflow as tf
 

@@ -22,14 +22,11 @@ code (:func:`ghashing_losses`); there is no classification loss.
 
 from __future__ import annotations
 
-import os
+from dataclasses import asdict, dataclass, field
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
 
-from dataclasses import asdict, dataclass, field  # noqa: E402
-
-import numpy as np  # noqa: E402
-from hnn_tf._tf import import_tensorflow  # noqa: E402
+from hnn_tf._tf import import_tensorflow
 
 tf = import_tensorflow()
 from spektral.layers import GCNConv  # noqa: E402

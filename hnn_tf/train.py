@@ -9,18 +9,15 @@ and cached.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from hnn_tf.features import OpVocabulary  # noqa: E402
-from hnn_tf.graph.layer_graph import LayerGraph  # noqa: E402
-from hnn_tf.hasher import GraphTensors, Hasher, disjoint_batch  # noqa: E402
-from hnn_tf.model import HasherConfig, method_losses  # noqa: E402
+from hnn_tf.features import OpVocabulary
+from hnn_tf.graph.layer_graph import LayerGraph
+from hnn_tf.hasher import GraphTensors, Hasher, disjoint_batch
+from hnn_tf.model import HasherConfig, method_losses
 
 
 def ged_matrix(graphs: list[LayerGraph], cap: float, cache_path=None, progress: bool = True) -> np.ndarray:

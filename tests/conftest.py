@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import hnn_tf  # noqa: E402,F401  (loads Triton before TensorFlow; see hnn_tf/__init__.py)
-import pytest  # noqa: E402
+import hnn_tf  # noqa: F401  (sets TensorFlow's environment and loads Triton before TensorFlow)
+import pytest
 
 
 @pytest.fixture(scope="session")
