@@ -1,15 +1,12 @@
 """Exact Hamming search over stored codes: top-k and radius queries (paper 3.1, Figure 1).
 
-Two engines give the same answers:
+:class:`HammingIndex` holds the codes of one kind (bit length, hasher version) with their ids
+and answers queries through a registered engine (:mod:`hnn_tf.index.engines`: ``"faiss"``,
+faiss ``IndexBinaryFlat``; ``"numpy"``, a ``numpy.bitwise_count`` scan where faiss is missing).
 
-* ``"faiss"``: faiss ``IndexBinaryFlat`` (faiss-cpu), an exhaustive scan with hardware
-  popcount; top-k keeps, among equal distances, the lower insertion position;
-* ``"numpy"``: the fallback where faiss is missing: XOR against the packed codes and
-  ``numpy.bitwise_count``, viewed as uint64 words when the code is a multiple of 64 bits.
-
-Result order, for both: increasing distance, ties broken by increasing id (= insertion
-order, since the ids given to :class:`HammingIndex` must increase). A test checks that both
-engines give identical neighbours and order.
+Result order, for every engine: increasing distance, ties broken by increasing id (=
+insertion order, since the ids given to :class:`HammingIndex` must increase). A test checks
+that the engines give identical neighbours and order.
 
 Codes are packed as :meth:`hnn_tf.hashing.ModelHash.to_bytes` writes them: ceil(Q/8) bytes,
 big-endian, with 4 leading zero bits when Q is not a multiple of 8 (the padding is zero in
@@ -18,70 +15,21 @@ every code, so it never adds to a distance).
 
 from __future__ import annotations
 
-import functools
-from contextlib import contextmanager
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from hnn_tf.errors import HashError, HNNError
 from hnn_tf.codes import ModelHash, check_comparable
+from hnn_tf.errors import HashError, HNNError
+from hnn_tf.index.engines import ENGINES as _REGISTRY
+from hnn_tf.index.engines import available_engines, resolve_engine
 
 __all__ = ["ENGINES", "HammingIndex", "Neighbours", "available_engines", "resolve_engine"]
 
-#: The engine names, in order of preference.
-ENGINES = ("faiss", "numpy")
-
-
-@functools.lru_cache(maxsize=1)
-def _faiss():
-    """The faiss module, or None when faiss-cpu is not installed."""
-    try:
-        import faiss
-    except ImportError:
-        return None
-    return faiss
-
-
-@contextmanager
-def _single_thread(faiss, nq: int):
-    """Run faiss on one thread for a single query, restoring its setting afterwards.
-
-    A one-query scan of 1e6 codes takes about 1 ms on one core; OpenMP threads gain nothing
-    there but, on a busy machine, wait for each other (measured: p90 latency 290 ms with 2
-    threads vs 17 ms with 1 while both cores were busy).
-    """
-    if nq > 1:
-        yield
-        return
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
-
-
-def available_engines() -> tuple[str, ...]:
-    """The engines usable here: ``("faiss", "numpy")``, or ``("numpy",)`` without faiss-cpu."""
-    return ENGINES if _faiss() is not None else ("numpy",)
-
-
-def resolve_engine(engine: str = "auto") -> str:
-    """The engine to use for ``engine``: ``"auto"`` picks faiss when installed, else numpy.
-
-    Raises:
-        HNNError: an unknown engine name, or ``"faiss"`` asked for where faiss-cpu is missing.
-    """
-    if engine == "auto":
-        return available_engines()[0]
-    if engine not in ENGINES:
-        raise HNNError(f"unknown search engine {engine!r}; choose one of auto, {', '.join(ENGINES)}")
-    if engine not in available_engines():
-        raise HNNError("the faiss engine needs faiss-cpu (pip install faiss-cpu); use --engine numpy")
-    return engine
+#: The registered engine names, in order of preference.
+ENGINES = tuple(sorted(_REGISTRY, key=lambda n: _REGISTRY[n].preference))
 
 
 @dataclass(frozen=True)
@@ -108,13 +56,13 @@ class HammingIndex:
         ids: int64-compatible array of shape (N,), strictly increasing (insertion order).
         bits: Q.
         hasher_version: the version all codes were made by (``None`` for unversioned codes).
-        engine: ``"auto"``, ``"faiss"`` or ``"numpy"`` (see :func:`resolve_engine`).
+        engine: ``"auto"`` or a registered engine's name (see :func:`resolve_engine`).
 
     Attributes:
         bits (int): Q; nbytes (int): ceil(Q/8), bytes a packed code.
         ids (np.ndarray): int64 (N,), the ids returned by queries.
         hasher_version (str | None): the codes' hasher version.
-        engine (str): ``"faiss"`` or ``"numpy"``, the engine in use.
+        engine (str): the registered engine in use (``"faiss"``, ``"numpy"``).
 
     Raises:
         HashError: ``packed`` has the wrong shape or dtype for Q bits.
@@ -135,15 +83,7 @@ class HammingIndex:
         self.hasher_version = hasher_version
         self.engine = resolve_engine(engine)
         self._codes = codes
-        self._faiss_index = None
-        self._words = None
-        if self.engine == "faiss":
-            index = _faiss().IndexBinaryFlat(8 * self.nbytes)
-            if len(codes):
-                index.add(codes)
-            self._faiss_index = index
-        elif self.nbytes % 8 == 0:
-            self._words = codes.view(np.uint64)
+        self._impl = _REGISTRY[self.engine](codes, self.bits)
 
     @classmethod
     def from_hashes(cls, hashes: Sequence[ModelHash], ids: Any = None, engine: str = "auto") -> "HammingIndex":
@@ -185,15 +125,6 @@ class HammingIndex:
             return np.zeros((0, self.nbytes), dtype=np.uint8)
         return np.frombuffer(b"".join(h.to_bytes() for h in hashes), dtype=np.uint8).reshape(len(hashes), self.nbytes)
 
-    def _distances(self, row: np.ndarray) -> np.ndarray:
-        """numpy engine: distances of one packed query to every code, (N,) uint8/int32."""
-        if self._words is not None:
-            q = row.view(np.uint64)
-            if q.size == 1:
-                return np.bitwise_count(self._words[:, 0] ^ q[0])
-            return np.bitwise_count(self._words ^ q).sum(axis=1, dtype=np.int32)
-        return np.bitwise_count(self._codes ^ row).sum(axis=1, dtype=np.int32)
-
     def search(self, query: Any, k: int = 10) -> Neighbours:
         """The k nearest codes to one query.
 
@@ -231,26 +162,10 @@ class HammingIndex:
         ids = np.full((nq, k), -1, dtype=np.int64)
         if n == 0 or nq == 0:
             return dist, ids
-        if self._faiss_index is not None:
-            with _single_thread(_faiss(), nq):
-                d, pos = self._faiss_index.search(rows, int(k))
-            valid = pos >= 0
-            dist[valid] = d[valid]
-            ids[valid] = self.ids[pos[valid]]
-            return dist, ids
-        for qi, row in enumerate(rows):
-            d = self._distances(row)
-            if k >= n:
-                order = np.argsort(d, kind="stable")
-            else:
-                # the k-th smallest distance from a histogram, then every code at most that far
-                counts = np.bincount(d, minlength=self.bits + 1)
-                kth = int(np.searchsorted(np.cumsum(counts), k))
-                cand = np.flatnonzero(d <= kth)
-                order = cand[np.argsort(d[cand], kind="stable")[:k]]
-            m = order.size
-            dist[qi, :m] = d[order]
-            ids[qi, :m] = self.ids[order]
+        d, pos = self._impl.search(rows, k)
+        valid = pos >= 0
+        dist[valid] = d[valid]
+        ids[valid] = self.ids[pos[valid]]
         return dist, ids
 
     def within(self, query: Any, radius: int, k: int | None = None) -> Neighbours:
@@ -274,19 +189,7 @@ class HammingIndex:
             raise HNNError("within() takes one query")
         if len(self) == 0:
             return Neighbours(np.zeros(0, np.int64), np.zeros(0, np.int64))
-        r = min(int(radius), self.bits)
-        if self._faiss_index is not None:
-            with _single_thread(_faiss(), 1):
-                _, d, pos = self._faiss_index.range_search(rows, r + 1)  # faiss keeps distance < radius
-            d = d.astype(np.int64)
-            order = np.lexsort((pos, d))
-            d, pos = d[order], pos[order]
-        else:
-            dist = self._distances(rows[0])
-            pos = np.flatnonzero(dist <= r)
-            d = dist[pos].astype(np.int64)
-            order = np.argsort(d, kind="stable")
-            d, pos = d[order], pos[order]
+        d, pos = self._impl.within(rows[0], min(int(radius), self.bits))
         if k is not None:
             d, pos = d[:int(k)], pos[:int(k)]
         return Neighbours(np.asarray(d, dtype=np.int64), self.ids[pos])
