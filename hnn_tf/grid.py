@@ -41,7 +41,7 @@ import numpy as np
 from hnn_tf.safe_io import atomic_write
 
 #: The three methods of Table 2 and how each sets the config.
-METHODS: dict[str, dict] = {
+TABLE2_METHODS: dict[str, dict] = {
     "GHashing": {"method": "ghashing", "beta": 0.0},
     "HNN-Net w/o L_class": {"method": "hnn", "beta": 0.0},
     "HNN-Net": {"method": "hnn"},
@@ -71,7 +71,7 @@ class RunSpec:
     """One training run.
 
     Attributes:
-        method: a key of :data:`METHODS`.
+        method: a key of :data:`TABLE2_METHODS`.
         bits: Q.
         variant: ``"raw"`` or ``"merged"``.
         seed: training seed.
@@ -142,7 +142,7 @@ def config_for(spec: RunSpec):
 
     cfg = HasherConfig(bits=spec.bits, num_classes=len(CATEGORIES), epochs=spec.epochs, seed=spec.seed,
                        variant=spec.variant, categories=CATEGORIES)
-    for key, value in METHODS[spec.method].items():
+    for key, value in TABLE2_METHODS[spec.method].items():
         setattr(cfg, key, value)
     if spec.beta is not None:
         cfg.beta = float(spec.beta)
@@ -243,7 +243,7 @@ def run_many(specs: list[RunSpec], workers: int | None = None, progress: bool = 
 def grid_specs(seeds=(0, 1, 2), bits=(16, 32, 64), variants=("raw", "merged"), epochs: int = 200,
                patience: int | None = 20) -> list[RunSpec]:
     """The Table 2 grid: every method x variant x Q x seed."""
-    return [RunSpec(m, q, v, s, epochs, patience) for m in METHODS for v in variants for q in bits for s in seeds]
+    return [RunSpec(m, q, v, s, epochs, patience) for m in TABLE2_METHODS for v in variants for q in bits for s in seeds]
 
 
 def sweep_specs(seeds=(0, 1, 2), epochs: int = 200, patience: int | None = 20) -> list[RunSpec]:

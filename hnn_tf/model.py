@@ -14,10 +14,12 @@ Architecture, in Spektral's disjoint mode (a batch of graphs is one block-diagon
 
 A bit is 1 where FC5's activation is above 0.5. GCN layers have no bias (GHashing's setting).
 
-The same network, with ``method="ghashing"``, is the GHashing baseline (Qin et al., KDD 2020;
+The training objective is ``config.method``, a registered unit of :mod:`hnn_tf.objectives`:
+``"hnn"`` (paper 3.4) or ``"ghashing"``. With ``method="ghashing"`` the same network is the
+GHashing baseline (Qin et al., KDD 2020;
 facts in related.md): one-hot op-type features only, the code branch ends in 0.5 tanh (a bit
 is 1 where the output is above 0), and the GED loss is applied to both the embedding and the
-code (:func:`ghashing_losses`); there is no classification loss.
+code (:mod:`hnn_tf.objectives.ghashing`); there is no classification loss.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from hnn_tf._tf import import_tensorflow
+from hnn_tf.objectives import get_objective
 
 tf = import_tensorflow()
 from spektral.layers import GCNConv  # noqa: E402
@@ -35,8 +38,6 @@ keras = tf.keras
 
 #: Threshold on FC5's sigmoid activation that makes a bit 1 (HNN-Net).
 BIT_THRESHOLD = 0.5
-#: The methods the network implements.
-METHODS = ("hnn", "ghashing")
 
 
 @dataclass
@@ -57,7 +58,8 @@ class HasherConfig:
         seed: seed of weights, pair sampling and shuffling.
         variant: ``"raw"`` or ``"merged"`` graphs (paper 4.2.1), or ``"canonical"`` graphs
             (framework-independent; what the shipped hasher uses).
-        method: ``"hnn"`` (HNN-Net) or ``"ghashing"`` (the GHashing baseline).
+        method: the training objective (:mod:`hnn_tf.objectives`): ``"hnn"`` (HNN-Net) or
+            ``"ghashing"`` (the GHashing baseline).
         categories: the category names, in label order.
     """
 
@@ -80,13 +82,13 @@ class HasherConfig:
 
     @property
     def features(self) -> str:
-        """Node features of the method: ``"hnn"`` (paper 3.2.3) or ``"ops"`` (GHashing's op types)."""
-        return "ops" if self.method == "ghashing" else "hnn"
+        """Node features of the objective: ``"hnn"`` (paper 3.2.3) or ``"ops"`` (GHashing's op types)."""
+        return get_objective(self.method).features
 
     @property
     def bit_threshold(self) -> float:
         """A bit is 1 where the code activation is above this: 0.5 (sigmoid) or 0 (0.5 tanh)."""
-        return 0.0 if self.method == "ghashing" else BIT_THRESHOLD
+        return get_objective(self.method).bit_threshold
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -153,9 +155,7 @@ class HNNNet(keras.Model):
             keras.layers.Dense(fc2, activation="relu", name="fc2"),
             keras.layers.Dense(fc3, activation=None, name="fc3"),
         ]
-        if config.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {config.method!r}")
-        code_activation = (lambda t: 0.5 * tf.tanh(t)) if config.method == "ghashing" else "sigmoid"
+        code_activation = get_objective(config.method).code_activation(tf)
         self.fc_code = [
             keras.layers.Dense(fc4, activation="relu", name="fc4"),
             keras.layers.Dense(config.bits, activation=code_activation, name="fc5"),
@@ -177,65 +177,9 @@ class HNNNet(keras.Model):
         return {"embedding": embedding, "code": h, "probs": self.classifier(h)}
 
 
-def hnn_losses(out1: dict, out2: dict, ged: tf.Tensor, y1: tf.Tensor, y2: tf.Tensor, config: HasherConfig) -> dict:
-    """The objective of paper 3.4 on a batch of P pairs (M1, M2), averaged over pairs.
-
-    - L_topo = (||FC3(M1) - FC3(M2)||_2^2 - min(GED, R))^2
-    - L_class = -(t1 ln H(M1) + t2 ln H(M2))  (cross-entropy of the classifier head)
-    - L_quant = || |FC5(M1) - 1/2| - 1/2 ||_1 + || |FC5(M2) - 1/2| - 1/2 ||_1, which is 0 when
-      every activation is 0 or 1 (the paper's "close to either 0 or 1")
-    - L = alpha L_topo + beta L_class + gamma L_quant
-
-    Args:
-        out1, out2: outputs of :class:`HNNNet` for the first and second models of each pair.
-        ged: float32 (P,) GED targets. y1, y2: int (P,) category labels.
-        config: holds alpha, beta, gamma and R.
-    Returns:
-        dict of scalar tensors ``total``, ``topo``, ``class``, ``quant``.
-    """
-    target = tf.minimum(tf.cast(ged, tf.float32), config.ged_cap)
-    dist = tf.reduce_sum(tf.square(out1["embedding"] - out2["embedding"]), axis=-1)
-    topo = tf.reduce_mean(tf.square(dist - target))
-    eps = 1e-7
-    ce1 = -tf.math.log(tf.gather(out1["probs"], y1, batch_dims=1) + eps)
-    ce2 = -tf.math.log(tf.gather(out2["probs"], y2, batch_dims=1) + eps)
-    cls = tf.reduce_mean(ce1 + ce2)
-
-    def quant(c):
-        return tf.reduce_sum(tf.abs(tf.abs(c - 0.5) - 0.5), axis=-1)
-
-    qnt = tf.reduce_mean(quant(out1["code"]) + quant(out2["code"]))
-    total = config.alpha * topo + config.beta * cls + config.gamma * qnt
-    return {"total": total, "topo": topo, "class": cls, "quant": qnt}
-
-
-def ghashing_losses(out1: dict, out2: dict, ged: tf.Tensor, y1: tf.Tensor, y2: tf.Tensor, config: HasherConfig) -> dict:
-    """GHashing's objective on a batch of P pairs (related.md; Qin et al., KDD 2020).
-
-    With y = min(GED, R), d_c = ||c1 - c2||^2 of the 0.5 tanh codes (the Hamming distance
-    once the codes are +-0.5) and d_e = ||e1 - e2||^2 of the embeddings:
-
-    - L_code = mean(exp(0.05 (d_c - y)) (d_c - y)^2)
-    - L_emb = mean((d_e - y)^2)
-    - L_quant = mean over pairs and bits of |c^2 - 0.25|
-    - L = L_code + alpha L_emb + gamma L_quant  (GHashing: alpha 10, gamma 0.2)
-
-    ``y1``/``y2`` are unused (no classification loss). Returns the same keys as
-    :func:`hnn_losses` (``class`` is 0).
-    """
-    target = tf.minimum(tf.cast(ged, tf.float32), config.ged_cap)
-    dc = tf.reduce_sum(tf.square(out1["code"] - out2["code"]), axis=-1) - target
-    de = tf.reduce_sum(tf.square(out1["embedding"] - out2["embedding"]), axis=-1) - target
-    code_loss = tf.reduce_mean(tf.exp(0.05 * dc) * tf.square(dc))
-    topo = tf.reduce_mean(tf.square(de))
-    qnt = 0.5 * (tf.reduce_mean(tf.abs(tf.square(out1["code"]) - 0.25)) + tf.reduce_mean(tf.abs(tf.square(out2["code"]) - 0.25)))
-    total = code_loss + config.alpha * topo + config.gamma * qnt
-    return {"total": total, "topo": topo, "class": tf.constant(0.0), "quant": qnt}
-
-
 def method_losses(config: HasherConfig):
-    """The loss function of ``config.method``: :func:`hnn_losses` or :func:`ghashing_losses`."""
-    return ghashing_losses if config.method == "ghashing" else hnn_losses
+    """The loss function of ``config.method``'s objective (:mod:`hnn_tf.objectives`)."""
+    return get_objective(config.method).losses
 
 
 def codes_from_activations(code: np.ndarray, threshold: float = BIT_THRESHOLD) -> np.ndarray:

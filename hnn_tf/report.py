@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hnn_tf.grid import METHODS, PAPER_K, PAPER_TABLE2
+from hnn_tf.grid import TABLE2_METHODS, PAPER_K, PAPER_TABLE2
 
 COLUMNS = [(v, q) for v in ("raw", "merged") for q in (16, 32, 64)]
 
@@ -60,7 +60,7 @@ def table2_markdown(rows: list[dict], average: str = "per_query", ceiling: dict 
         head,
         sep,
     ]
-    for method in METHODS:
+    for method in TABLE2_METHODS:
         for metric in ("P", "R", "F1"):
             cells = [_cell(_find(rows, method, v, q), f"radius.{average}.{metric}", PAPER_TABLE2[(method, v, q)][metric])
                      for v, q in COLUMNS]
@@ -68,7 +68,7 @@ def table2_markdown(rows: list[dict], average: str = "per_query", ceiling: dict 
         cells = [_cell(_find(rows, method, v, q), "radius", None) for v, q in COLUMNS]
         lines.append(f"| {method} | radius | " + " | ".join(cells) + " |")
     lines += ["", f"## Top-k retrieval, k = {PAPER_K}", "", head, sep]
-    for method in METHODS:
+    for method in TABLE2_METHODS:
         for metric in ("P", "R", "F1"):
             cells = [_cell(_find(rows, method, v, q), f"topk.{average}.{metric}@{PAPER_K}", PAPER_TABLE2[(method, v, q)][metric])
                      for v, q in COLUMNS]
@@ -135,11 +135,11 @@ def figure5(rows: list[dict], path: Path, average: str = "per_query") -> Path:
     plt = _pyplot()
 
     fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True, sharey=True)
-    colours = dict(zip(METHODS, ("tab:blue", "tab:orange", "tab:green")))
+    colours = dict(zip(TABLE2_METHODS, ("tab:blue", "tab:orange", "tab:green")))
     for i, variant in enumerate(("raw", "merged")):
         for j, metric in enumerate(("P", "R", "F1")):
             ax = axes[i, j]
-            for method in METHODS:
+            for method in TABLE2_METHODS:
                 x, m, s = _series(rows, method, variant, f"radius.{average}.{metric}")
                 ax.errorbar(x, m, yerr=s, marker="o", capsize=3, color=colours[method], label=f"{method} (ours)")
                 ax.plot((16, 32, 64), [PAPER_TABLE2[(method, variant, q)][metric] for q in (16, 32, 64)], "--",
@@ -159,7 +159,7 @@ def figure6(rows: list[dict], path: Path, average: str = "per_query") -> Path:
     plt = _pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
-    for ax, method in zip(axes, METHODS):
+    for ax, method in zip(axes, TABLE2_METHODS):
         for k, variant in enumerate(("raw", "merged")):
             x, m, s = _series(rows, method, variant, f"radius.{average}.F1")
             ax.bar(np.arange(len(x)) + (k - 0.5) * 0.38, m, 0.38, yerr=s, capsize=3, label=f"{variant} (ours)")

@@ -7,7 +7,8 @@ import numpy as np
 import hnn_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from hnn_tf.graph import LayerGraph
 from hnn_tf.hasher import Hasher
-from hnn_tf.model import AttentionPooling, HasherConfig, hnn_losses
+from hnn_tf.model import AttentionPooling, HasherConfig
+from hnn_tf.objectives import get_objective
 from hnn_tf.train import train_hasher
 from hnn_tf.zoo.dataset import augment
 
@@ -36,7 +37,7 @@ def test_losses_follow_paper_definitions():
           "probs": tf.constant([[0.5, 0.5]])}
     o2 = {"embedding": tf.constant([[1.0, 1.0]]), "code": tf.constant([[1.0, 1.0, 1.0, 1.0]]),
           "probs": tf.constant([[0.25, 0.75]])}
-    out = hnn_losses(o1, o2, tf.constant([10.0]), tf.constant([0]), tf.constant([1]), cfg)
+    out = get_objective("hnn").losses(o1, o2, tf.constant([10.0]), tf.constant([0]), tf.constant([1]), cfg)
     assert np.isclose(float(out["topo"]), (2.0 - 3.0) ** 2)  # ||e1-e2||^2 = 2, min(GED=10, R=3) = 3
     assert np.isclose(float(out["class"]), -np.log(0.5) - np.log(0.75), atol=1e-5)
     assert np.isclose(float(out["quant"]), 0.5 + 0.25)  # only 0.5 and 0.25 are away from {0, 1}
