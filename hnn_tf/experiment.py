@@ -45,8 +45,9 @@ def run_experiment(
     ged_cap: float | None = None,
     progress: bool = True,
     log=print,
+    method: str = "hnn",
 ) -> ExperimentResult:
-    """Train and evaluate HNN-Net on the zoo (paper 4.1-4.2).
+    """Train and evaluate a hasher on the zoo (paper 4.1-4.2): HNN-Net, or another objective.
 
     Args:
         variant: ``"raw"`` or ``"merged"`` data (paper 4.2.1), or ``"canonical"``.
@@ -56,6 +57,7 @@ def run_experiment(
         ged_cap: R of L_topo (default :data:`hnn_tf.model.HasherConfig.ged_cap`).
         progress: show progress bars.
         log: where progress lines go.
+        method: the training objective (:mod:`hnn_tf.objectives`; default HNN-Net).
     Returns:
         ExperimentResult with metrics as returned by ``retrieval_metrics`` (k = 1, 5, 10),
         plus ``metrics["same_model"]``: the same measures with relevant = the same zoo model.
@@ -75,7 +77,7 @@ def run_experiment(
     log(f"data set ({variant}): {len(train)} train graphs, {len(test)} test graphs, {timings['dataset_s']:.1f} s")
 
     config = HasherConfig(bits=bits, num_classes=len(CATEGORIES), epochs=epochs, seed=seed, variant=variant,
-                          categories=CATEGORIES)
+                          categories=CATEGORIES, method=method)
     if ged_cap is not None:
         config.ged_cap = float(ged_cap)
     t0 = time.perf_counter()

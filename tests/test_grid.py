@@ -85,7 +85,7 @@ def test_radius_retrieval_and_ceiling_by_hand():
 
 
 def test_paper_figures_match_per_query_ceiling():
-    from hnn_tf.cli_experiments import paper_average_match
+    from hnn_tf.report import paper_average_match
 
     match = paper_average_match()
     assert match["per_query"]["mean_abs_difference"] < 0.005

@@ -467,7 +467,7 @@ def test_cli_uses_hnn_db_by_default(tmp_path):
 
 @pytest.mark.slow
 def test_calibration_reproduces_the_shipped_threshold():
-    from hnn_tf.index import calibrate
+    from hnn_tf.zoo.calibration import calibrate
 
     record = calibrate(64, progress=False)
     shipped = json.loads(THRESHOLD_FILE.read_text())["calibrations"].get(record["hasher_version"])

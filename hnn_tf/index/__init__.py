@@ -4,12 +4,13 @@
   (sha256, hasher version)).
 - :mod:`hnn_tf.index.engine`: exact Hamming top-k and radius search, faiss ``IndexBinaryFlat``
   or the numpy ``bitwise_count`` fallback, identical answers.
-- :mod:`hnn_tf.index.threshold`: the ``hnn check`` threshold chosen by best pair F1 on the zoo.
+- :mod:`hnn_tf.index.threshold`: reading the ``hnn check`` threshold (calibrated on the zoo by
+  :mod:`hnn_tf.zoo.calibration`; the index imports neither the zoo nor the CLI).
 - :mod:`hnn_tf.index.registry`: :class:`Registry`, the API behind ``hnn index``, ``hnn search``
   and ``hnn check``.
 
 Importing this package loads neither TensorFlow nor torch nor faiss; they load on first use.
-``python -m hnn_tf.index calibrate`` recomputes the check threshold of the installed hasher.
+``hnn index calibrate`` recomputes the check threshold of the installed hasher.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from hnn_tf.index.engine import ENGINES, HammingIndex, Neighbours, available_engines, resolve_engine
 from hnn_tf.index.registry import AddResult, CheckResult, Match, Registry, SearchResult, installed_hasher
 from hnn_tf.index.store import DuplicateError, Entry, RegistryError, Store, default_db_path
-from hnn_tf.index.threshold import THRESHOLD_FILE, ThresholdChoice, best_f1_threshold, calibrate, save_calibration, threshold_for
+from hnn_tf.index.threshold import THRESHOLD_FILE, ThresholdChoice, best_f1_threshold, save_calibration, threshold_for
 
 __all__ = [
     "ENGINES",
@@ -36,7 +37,6 @@ __all__ = [
     "ThresholdChoice",
     "available_engines",
     "best_f1_threshold",
-    "calibrate",
     "default_db_path",
     "installed_hasher",
     "resolve_engine",

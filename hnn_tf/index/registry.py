@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -341,9 +341,15 @@ class Registry:
             RegistryError: the name is taken by another model of this hasher version; database errors.
             HNNError: a missing, unreadable, corrupt or unsupported model; no hasher installed.
         """
-        return self._add(model_or_path, name, label, framework, source, on_duplicate, options).entry
+        return self.add_one(model_or_path, name, label, framework, source, on_duplicate, options).entry
 
-    def _add(self, model_or_path, name, label, framework, source, on_duplicate, options) -> AddResult:
+    def add_one(self, model_or_path: Any, name: str | None, label: str | None, framework: str | None,
+                source: str | None, on_duplicate: str, options: dict) -> AddResult:
+        """:meth:`add`, returning whether the model was stored or already there (an :class:`AddResult`).
+
+        Raises:
+            as :meth:`add`.
+        """
         bits, version = self._installed()
         is_path = isinstance(model_or_path, (str, os.PathLike))
         shown = str(model_or_path) if is_path else (source or f"<object {type(model_or_path).__name__}>")
@@ -399,48 +405,7 @@ class Registry:
                     bar.set_postfix_str(Path(item).name)
                 shown = str(item) if isinstance(item, (str, os.PathLike)) else None
                 with time_limit(timeout_s, shown), memory_limit(memory_bytes):
-                    out.append(self._add(item, None, label, framework, None, on_duplicate, options))
-        return out
-
-    def add_zoo(self, *, label: str | None = None, progress: bool = True, models: Sequence[Any] | None = None
-                ) -> list[AddResult]:
-        """Register the paper's zoo models (Table 1: ``hnn_tf.zoo.models.PAPER_ZOO``), skipping those already stored.
-
-        Each model is built by ``hnn_tf.zoo.models.build_torch_model`` with ``torch.manual_seed(0)``
-        (the global RNG state is restored afterwards), exported with its trigger input shape and
-        stored under its torchvision name with source ``torchvision:<name>``; sha256 is that of
-        its ONNX export.
-
-        Args:
-            label: label of the entries (default: the model's Table 1 category).
-            progress: show a tqdm bar on stderr.
-            models: ``hnn_tf.zoo.models.ZooModel`` entries (default: all 22).
-        Returns:
-            one :class:`AddResult` per model.
-        Raises:
-            as :meth:`add`.
-        """
-        import torch
-        from tqdm import tqdm
-
-        from hnn_tf.zoo.models import PAPER_ZOO, build_torch_model
-
-        _, version = self._installed()
-        out = []
-        with tqdm(list(models or PAPER_ZOO), desc="hashing zoo", unit="model", disable=not progress or None,
-                  file=sys.stderr) as bar:
-            for m in bar:
-                bar.set_postfix_str(m.name)
-                source = f"torchvision:{m.name}"
-                existing = self.store.find_source(source, version)
-                if existing is not None:
-                    out.append(AddResult(source, existing, False))
-                    continue
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(0)
-                    module = build_torch_model(m.name)
-                out.append(self._add(module, m.name, label or m.category, "pytorch", source, "skip",
-                                     {"input_shape": m.input_shape}))
+                    out.append(self.add_one(item, None, label, framework, None, on_duplicate, options))
         return out
 
     def add_entries(self, entries: Iterable[Entry], on_duplicate: str = "skip") -> list[tuple[Entry, bool]]:

@@ -1,6 +1,7 @@
 """The default threshold of ``hnn check``, chosen from data (paper Figure 1's "close match").
 
-How it is derived (:func:`calibrate`):
+How it is derived (:func:`hnn_tf.zoo.calibration.calibrate`, on the zoo's side: the registry
+only reads thresholds and never imports the zoo):
 
 1. Hash every graph of the zoo data set of the hasher's variant (paper 4.1.3:
    ``hnn_tf.zoo.dataset.zoo_dataset(variant)``, 22 models x (original + 10 copies with 10% of the
@@ -19,17 +20,14 @@ The result is stored per hasher version in ``hnn_tf/assets/check_threshold.json`
 hasher folder given with ``--hasher``: ``check_threshold.json`` in that folder).
 :func:`threshold_for` looks it up; when the installed hasher's version has no calibration,
 it falls back to one of the same bit length (or a length-scaled one) and says so in
-``ThresholdChoice.warning``. Recompute with ``hnn index calibrate`` or
-``python -m hnn_tf.index calibrate``.
+``ThresholdChoice.warning``. Recompute with ``hnn index calibrate``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +37,7 @@ from hnn_tf.errors import HNNError
 from hnn_tf.hasher_files import SHIPPED_THRESHOLDS, HasherFolder
 from hnn_tf.safe_io import atomic_write
 
-__all__ = ["THRESHOLD_FILE", "ThresholdChoice", "best_f1_threshold", "calibrate", "save_calibration",
-           "threshold_for"]
+__all__ = ["THRESHOLD_FILE", "ThresholdChoice", "best_f1_threshold", "save_calibration", "threshold_for"]
 
 #: The calibrations of the shipped hashers.
 THRESHOLD_FILE = SHIPPED_THRESHOLDS
@@ -91,70 +88,6 @@ def best_f1_threshold(distances: Any, same: Any, bits: int) -> dict[str, Any]:
     }
 
 
-def _prf(distances: np.ndarray, same: np.ndarray, t: int) -> dict[str, float]:
-    pred = distances <= t
-    tp = int((pred & same).sum())
-    fp = int((pred & ~same).sum())
-    fn = int((~pred & same).sum())
-    p = tp / (tp + fp) if tp + fp else 1.0
-    r = tp / (tp + fn) if tp + fn else 1.0
-    return {"pairs": int(distances.size), "positive_pairs": int(same.sum()), "precision": p, "recall": r,
-            "f1": 2 * p * r / (p + r) if p + r else 0.0}
-
-
-def calibrate(bits: int | None = 64, hasher_dir: str | None = None, progress: bool = True,
-              log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Derive the ``hnn check`` threshold of a hasher from the zoo (steps in the module docstring).
-
-    Args:
-        bits: Q of the installed hasher to calibrate.
-        hasher_dir: a hasher folder (default: the shipped one of ``bits`` bits).
-        progress: show progress while the zoo graphs are built (cached after the first time).
-        log: called with one line of progress text per step (default: silent).
-    Returns:
-        the calibration record (JSON-ready): ``hasher_version``, ``bits``, ``variant``,
-        ``threshold`` and the figures of :func:`best_f1_threshold`, plus ``held_out`` and
-        ``computed_at``.
-    Raises:
-        HNNError: no such hasher, or the zoo cannot be built.
-    """
-    from hnn_tf.hashing import hamming_matrix, load_hasher
-    from hnn_tf.zoo.dataset import builder_key, split, zoo_dataset
-
-    say = log or (lambda m: None)
-    hasher = load_hasher(bits, hasher_dir)
-    variant = hasher.config.variant
-    say(f"zoo data set ({variant})")
-    data = zoo_dataset(variant, progress=progress)
-    say(f"hashing {len(data)} graphs with {hasher.version}")
-    codes = hasher.encode([z.graph for z in data])
-    dist = hamming_matrix(codes, codes)
-    cats = np.array([z.category for z in data])
-    iu = np.triu_indices(len(data), 1)
-    result = best_f1_threshold(dist[iu], cats[iu[0]] == cats[iu[1]], hasher.bits)
-    train, test = split(data)
-    pos = {id(z): i for i, z in enumerate(data)}
-    ti = np.array([pos[id(z)] for z in test])
-    tr = np.array([pos[id(z)] for z in train])
-    held = _prf(dist[np.ix_(ti, tr)].ravel(), (cats[ti][:, None] == cats[tr][None, :]).ravel(), result["threshold"])
-    held["what"] = "pairs (test code, train code) of the 80/20 split"
-    return {
-        "hasher_version": hasher.version,
-        "bits": hasher.bits,
-        "variant": variant,
-        "threshold": result.pop("threshold"),
-        "rule": "suspect when the Hamming distance to a known model is <= threshold",
-        "selection": "best pair F1 over all zoo code pairs (positive = same Table 1 category); "
-                     "ties: median of the tied thresholds",
-        "data": f"zoo_dataset({variant!r}): {len(data)} codes (22 models x original + 10 copies "
-                "with 10% of nodes deleted)",
-        **result,
-        "held_out": held,
-        "builder_key": builder_key(),
-        "computed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
 def _calibration_file(hasher_dir: str | os.PathLike | None) -> Path:
     return HasherFolder.thresholds_for(hasher_dir)
 
@@ -172,7 +105,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def save_calibration(record: dict[str, Any], hasher_dir: str | os.PathLike | None = None) -> Path:
-    """Store a :func:`calibrate` record under its hasher version (other versions' records are kept).
+    """Store a :func:`hnn_tf.zoo.calibration.calibrate` record under its hasher version (other versions' records are kept).
 
     Args:
         record: the calibration.

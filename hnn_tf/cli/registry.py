@@ -1,11 +1,9 @@
-"""The registry commands of ``hnn`` (paper Figure 1): ``hnn index ...``, ``hnn search``, ``hnn check``.
+"""The registry commands (paper Figure 1): ``hnn index ...``, ``hnn search``, ``hnn check``.
 
-They are attached to the ``hnn`` group of :mod:`hnn_tf.cli`, which turns every
-:class:`~hnn_tf.errors.HNNError` into one line on stderr and exit status 2. ``hnn check``
-exits 0 when the upload is clean and 1 when it is suspect.
-
-The registry is ``--db PATH``, else ``$HNN_DB``, else ``registry.sqlite`` in the user's data
-folder (:func:`hnn_tf.index.default_db_path`).
+``hnn check`` exits 0 when the upload is clean and 1 when it is suspect (2 on an error, as
+every command). The registry is ``--db PATH``, else ``$HNN_DB``, else ``registry.sqlite`` in
+the user's data folder (:func:`hnn_tf.index.default_db_path`). Listing, export, search and
+check open it read-only.
 """
 
 from __future__ import annotations
@@ -16,50 +14,30 @@ from pathlib import Path
 
 import click
 
-from hnn_tf.cli import _seconds, _timeout, guarded, main
-from hnn_tf.safe_io import current_limits
+from hnn_tf.cli.options import (
+    bits_option,
+    db_option,
+    engine_option,
+    guarded,
+    hasher_option,
+    json_option,
+    seconds,
+    si,
+    table,
+    timeout_option,
+    trust_option,
+    warn,
+)
 from hnn_tf.errors import HNNError
+from hnn_tf.safe_io import current_limits
 
-__all__ = ["index_group", "search_cmd", "check_cmd"]
-
-_db = click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
-                   help="The registry file (default: $HNN_DB, else registry.sqlite in the user's data folder).")
-_bits = click.option("--bits", "-q", type=int, default=None, help="Code length Q (default: 64, or the --hasher's).")
-_hasher = click.option("--hasher", "hasher_dir", type=click.Path(file_okay=False), default=None,
-                       help="A hasher folder written by `hnn train` (default: the shipped one).")
-_trust = click.option("--trust", is_flag=True,
-                      help="Trust the file: allow loaders that run code from it (pickled PyTorch modules, "
-                           "TorchScript, SavedModels, Keras Lambda layers). Never for files from strangers.")
-_engine = click.option("--engine", type=click.Choice(["auto", "faiss", "numpy"]), default="auto", show_default=True,
-                       help="Search engine: faiss IndexBinaryFlat, or the numpy scan (same answers).")
-_json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+__all__ = ["check_cmd", "index_group", "search_cmd"]
 
 
 def _registry(db, bits=None, hasher_dir=None, engine="auto", create=False, readonly=False):
     from hnn_tf.index import Registry
 
     return Registry(db, bits=bits, hasher_dir=hasher_dir, engine=engine, create=create, readonly=readonly)
-
-
-def _warn(message: str) -> None:
-    click.echo(f"hnn: warning: {message}", err=True)
-
-
-def _si(n: int) -> str:
-    """A count in short form: 11.7M, 3.6G, 950."""
-    for unit, div in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= div:
-            return f"{n / div:.1f}{unit}"
-    return str(n)
-
-
-def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-
-    def line(cells):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return "\n".join([line(header), *(line(r) for r in rows)])
 
 
 def _match_rows(matches, threshold=None):
@@ -70,8 +48,8 @@ def _match_rows(matches, threshold=None):
         if m.same_file:
             mark += "="
         rows.append([str(rank), f"{m.distance}{mark}", e.name, e.label or "-", e.framework, str(e.nodes),
-                     _si(e.flops), _si(e.params), e.source])
-    return _table(["rank", "dist", "name", "label", "framework", "nodes", "FLOPs", "params", "source"], rows,
+                     si(e.flops), si(e.params), e.source])
+    return table(["rank", "dist", "name", "label", "framework", "nodes", "FLOPs", "params", "source"], rows,
                   right={0, 1, 5, 6, 7})
 
 
@@ -83,7 +61,7 @@ def _query_line(result) -> str:
 # -- hnn index ------------------------------------------------------------------------------
 
 
-@main.group("index")
+@click.group("index")
 def index_group() -> None:
     """The registry of known models (paper Figure 1): add, list, remove, export, import.
 
@@ -99,13 +77,13 @@ def index_group() -> None:
 @click.option("--label", default=None, help="Label of the new entries, e.g. the owner (zoo default: the category).")
 @click.option("--name", default=None, help="Name of the entry (one PATH only; default: the file's stem).")
 @click.option("--framework", default=None, help="Force a converter (pytorch, keras, onnx).")
-@_db
-@_bits
-@_hasher
-@_trust
-@_timeout
+@db_option
+@bits_option
+@hasher_option
+@trust_option
+@timeout_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@_json
+@json_option
 def index_add_cmd(paths, from_zoo, label, name, framework, db, bits, hasher_dir, trust, timeout, quiet, as_json):
     """Hash model files and store them in the registry (one transaction each).
 
@@ -131,10 +109,12 @@ def index_add_cmd(paths, from_zoo, label, name, framework, db, bits, hasher_dir,
                     results.append(AddResult(paths[0], exc.existing, False))
             else:
                 results += reg.add_many(paths, label=label, framework=framework, progress=not quiet,
-                                        timeout_s=_seconds(timeout), memory_bytes=current_limits().memory_bytes,
+                                        timeout_s=seconds(timeout), memory_bytes=current_limits().memory_bytes,
                                         **options)
         if from_zoo:
-            results += reg.add_zoo(label=label, progress=not quiet)
+            from hnn_tf.zoo.register import add_zoo
+
+            results += add_zoo(reg, label=label, progress=not quiet)
         for r in results:
             if as_json:
                 click.echo(json.dumps({"added": r.added, **r.entry.to_dict()}))
@@ -148,8 +128,8 @@ def index_add_cmd(paths, from_zoo, label, name, framework, db, bits, hasher_dir,
 
 
 @index_group.command("list")
-@_db
-@_json
+@db_option
+@json_option
 def index_list_cmd(db, as_json):
     """List the stored models in the order they were added (FLOPs: 2 x multiply-adds).
 
@@ -164,15 +144,15 @@ def index_list_cmd(db, as_json):
             click.echo(f"no models in {reg.path}", err=True)
             return
         rows = [[str(e.id), e.name, e.label or "-", e.framework, str(e.bits), str(e.hash), e.hasher_version,
-                 str(e.nodes), _si(e.flops), _si(e.params), e.added_at] for e in entries]
-        click.echo(_table(["id", "name", "label", "framework", "bits", "hash", "hasher", "nodes", "FLOPs", "params",
+                 str(e.nodes), si(e.flops), si(e.params), e.added_at] for e in entries]
+        click.echo(table(["id", "name", "label", "framework", "bits", "hash", "hasher", "nodes", "FLOPs", "params",
                            "added"], rows, right={0, 4, 7, 8, 9}))
 
 
 @index_group.command("remove")
 @click.argument("name")
 @click.option("--hasher-version", default=None, help="Only the entry of this hasher version (default: all).")
-@_db
+@db_option
 def index_remove_cmd(name, hasher_version, db):
     """Remove the model(s) called NAME (one transaction)."""
     with _registry(db) as reg:
@@ -183,7 +163,7 @@ def index_remove_cmd(name, hasher_version, db):
 
 @index_group.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@_db
+@db_option
 def index_export_cmd(file, db):
     """Write every entry to FILE as JSON lines ('-': standard output).
 
@@ -198,7 +178,7 @@ def index_export_cmd(file, db):
 
 @index_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@_db
+@db_option
 def index_import_cmd(file, db):
     """Store the entries of a JSON-lines export (one transaction; files already stored are skipped).
 
@@ -212,19 +192,21 @@ def index_import_cmd(file, db):
 
 
 @index_group.command("calibrate")
-@_bits
-@_hasher
+@bits_option
+@hasher_option
 @click.option("--dry-run", is_flag=True, help="Print the result without saving it.")
 @click.option("--quiet", is_flag=True, help="No progress.")
-@_json
+@json_option
 def index_calibrate_cmd(bits, hasher_dir, dry_run, quiet, as_json):
     """Derive the default `hnn check` threshold of the installed hasher from the zoo.
 
     Pairs of zoo codes (22 models, original + 10 augmented copies each) are positive when
     both models are in the same category; the threshold with the best pair F1 is kept (ties:
-    their median) and saved per hasher version (see hnn_tf/index/threshold.py).
+    their median) and saved per hasher version (see hnn_tf/index/threshold.py and
+    hnn_tf/zoo/calibration.py).
     """
-    from hnn_tf.index.threshold import calibrate, save_calibration
+    from hnn_tf.index.threshold import save_calibration
+    from hnn_tf.zoo.calibration import calibrate
 
     log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
     record = calibrate(bits, hasher_dir, progress=not quiet, log=log)
@@ -257,19 +239,19 @@ def _query_arg(path, hex_code, hasher_version):
     return path, {}
 
 
-@main.command("search")
+@click.command("search")
 @click.argument("path", required=False, type=click.Path())
 @click.option("--hex", "hex_code", default=None, help="Query by a code (Q/4 hex digits) instead of a model file.")
 @click.option("-k", "k", type=click.IntRange(min=1), default=None, help="At most K matches (default 10; no limit with --radius).")
 @click.option("--radius", type=click.IntRange(min=0), default=None, help="Only matches at Hamming distance <= R.")
 @click.option("--hasher-version", default=None, help="The hasher version of a --hex code (default: the installed hasher's).")
-@_db
-@_bits
-@_hasher
-@_trust
-@_timeout
-@_engine
-@_json
+@db_option
+@bits_option
+@hasher_option
+@trust_option
+@timeout_option
+@engine_option
+@json_option
 def search_cmd(path, hex_code, k, radius, hasher_version, db, bits, hasher_dir, trust, timeout, engine, as_json):
     """The known models nearest to a model file (or a --hex code), by Hamming distance.
 
@@ -292,20 +274,20 @@ def search_cmd(path, hex_code, k, radius, hasher_version, db, bits, hasher_dir, 
     click.echo(_match_rows(result.matches))
 
 
-@main.command("check")
+@click.command("check")
 @click.argument("path", required=False, type=click.Path())
 @click.option("--hex", "hex_code", default=None, help="Check a code (Q/4 hex digits) instead of a model file.")
 @click.option("--threshold", "-t", type=click.IntRange(min=0), default=None,
               help="Suspect when a known model is within T bits (default: calibrated on the zoo, best F1).")
 @click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Nearest known models to report.")
 @click.option("--hasher-version", default=None, help="The hasher version of a --hex code (default: the installed hasher's).")
-@_db
-@_bits
-@_hasher
-@_trust
-@_timeout
-@_engine
-@_json
+@db_option
+@bits_option
+@hasher_option
+@trust_option
+@timeout_option
+@engine_option
+@json_option
 @click.pass_context
 def check_cmd(ctx, path, hex_code, threshold, k, hasher_version, db, bits, hasher_dir, trust, timeout, engine, as_json):
     """Paper Figure 1: is an uploaded model close to a known one? Exit 0 clean, 1 suspect, 2 error.
@@ -319,7 +301,7 @@ def check_cmd(ctx, path, hex_code, threshold, k, hasher_version, db, bits, hashe
     with _registry(db, bits, hasher_dir, engine, readonly=True) as reg, guarded(path, timeout):
         result = reg.check(query, threshold=threshold, k=k, **options)
     if result.threshold.warning:
-        _warn(result.threshold.warning)
+        warn(result.threshold.warning)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
         ctx.exit(result.exit_code)
