@@ -1,6 +1,6 @@
 """Model converters: any supported model object or file -> ``onnx.ModelProto``.
 
-First step of the hnn flow (see DESIGN.md): :func:`to_onnx` picks a converter from
+First step of the hnn flow (docs/design.md "The flow"): :func:`to_onnx` picks a converter from
 the registry (:mod:`hnn_tf.converters.registry`) by the object's classes or the file's
 contents and suffix, and runs it. Built-in converters:
 

@@ -317,7 +317,7 @@ def radius_metrics(
 ) -> dict[str, Any]:
     """Hamming-ball retrieval: every database code within ``radius`` of the query.
 
-    GHashing's protocol (related.md) and the one ``hnn check`` uses: retrieved = {db items with
+    GHashing's protocol (docs/method.md "GHashing") and the one ``hnn check`` uses: retrieved = {db items with
     Hamming distance <= radius}; per query P = |retrieved ∩ relevant| / |retrieved| (0 when
     nothing is retrieved), R = |retrieved ∩ relevant| / |relevant|, F1 = that query's harmonic
     mean. Unlike top-k, these can all reach 1 whatever the category sizes.

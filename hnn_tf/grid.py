@@ -8,7 +8,7 @@ training cannot use more than one core well.
 
 Methods (paper 4.2.1):
 
-- ``GHashing``: the baseline built from related.md (op-type features only, GED loss on the
+- ``GHashing``: the baseline built from docs/method.md "GHashing" (op-type features only, GED loss on the
   embedding and the code, no classification loss);
 - ``HNN-Net w/o L_class``: HNN-Net with beta = 0;
 - ``HNN-Net``: the full method (alpha 10, beta 10, gamma 0.2).

@@ -17,7 +17,7 @@ A bit is 1 where FC5's activation is above 0.5. GCN layers have no bias (GHashin
 The training objective is ``config.method``, a registered unit of :mod:`hnn_tf.objectives`:
 ``"hnn"`` (paper 3.4) or ``"ghashing"``. With ``method="ghashing"`` the same network is the
 GHashing baseline (Qin et al., KDD 2020;
-facts in related.md): one-hot op-type features only, the code branch ends in 0.5 tanh (a bit
+facts in docs/method.md "GHashing"): one-hot op-type features only, the code branch ends in 0.5 tanh (a bit
 is 1 where the output is above 0), and the GED loss is applied to both the embedding and the
 code (:mod:`hnn_tf.objectives.ghashing`); there is no classification loss.
 """
@@ -111,7 +111,7 @@ class AttentionPooling(keras.layers.Layer):
 
     For each graph with node features u_n (rows of x where the segment id is that graph):
     c = ReLU(W . mean_n u_n), a_n = sigmoid(u_n . c), h = sum_n a_n u_n. W is D x D,
-    Glorot-uniform, no bias (related.md). Spektral has no layer that computes this.
+    Glorot-uniform, no bias (docs/method.md "GHashing"). Spektral has no layer that computes this.
 
     Call args:
         inputs: ``[x, i]``: x float32 (N, D) node features, i int (N,) sorted segment ids

@@ -44,7 +44,7 @@ from hnn_tf.graph.validate import check_declared, check_model, topological_order
 
 #: Ops removed from the data path, their consumers linked to their producer.
 PASS_THROUGH = {"Identity", "Dropout"}
-#: Ops whose outputs are shape values, never data (DESIGN.md: bookkeeping, not layers).
+#: Ops whose outputs are shape values, never data (docs/design.md "The graph builder": bookkeeping, not layers).
 SHAPE_OPS = {"Shape", "Size"}
 
 

@@ -1,7 +1,7 @@
 """Tensor shapes of an ONNX graph on the trigger input (paper 3.2: "trace the data flow").
 
 Three methods, tried in order until every tensor the graph builder needs has a static shape
-(DESIGN.md, "Shape inference has fallbacks"):
+(docs/design.md "Shape inference has fallbacks"):
 
 1. ``onnx.shape_inference.infer_shapes`` (the ONNX library);
 2. onnxruntime's symbolic shape inference (``onnxruntime.tools.symbolic_shape_infer``);
