@@ -58,7 +58,7 @@ mapping, and moves X by an exact line search; at most ``IPFP_ITERATIONS`` steps.
 candidate is a real edit path, so the minimum is an upper bound on the exact GED; it equals
 the lower bound whenever the search stops early on reaching it.
 
-**Symmetry.** The two graphs are put in a canonical order (by :attr:`GEDGraph.fingerprint`)
+**Symmetry.** The two graphs are put in a canonical order (by :attr:`GEDGraph.topology_key`)
 before anything is computed, so ``approx_ged(a, b) == approx_ged(b, a)`` exactly; the
 distance itself is symmetric (reverse every edit), so either order gives a valid bound.
 
@@ -133,7 +133,7 @@ class OpIndex:
 _DEFAULT_INDEX = OpIndex()
 
 
-def _fingerprint(ops, edges: np.ndarray) -> str:
+def _topology_key(ops, edges: np.ndarray) -> str:
     payload = json.dumps([list(ops), np.asarray(edges, dtype=np.int64).reshape(-1, 2).tolist()])
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -217,7 +217,7 @@ class GEDGraph:
         position: float64 (N,) rank in ``order`` divided by N - 1, in [0, 1].
         depth: float64 (N,) longest-path depth from the sources divided by the largest one.
         op_counts: Counter op type -> number of nodes.
-        fingerprint: sha256 hex of the ops and the directed edge list (what the distance and
+        topology_key: sha256 hex of the ops and the directed edge list (what the distance and
             its search depend on); cache key and canonical order.
     """
 
@@ -234,7 +234,7 @@ class GEDGraph:
     position: np.ndarray
     depth: np.ndarray
     op_counts: Counter
-    fingerprint: str
+    topology_key: str
 
     @property
     def num_nodes(self) -> int:
@@ -289,7 +289,7 @@ class GEDGraph:
             position=rank / max(n - 1, 1),
             depth=depth / max(depth.max(initial=0.0), 1.0),
             op_counts=Counter(graph.ops),
-            fingerprint=_fingerprint(graph.ops, graph.edges),
+            topology_key=_topology_key(graph.ops, graph.edges),
         )
 
 
@@ -620,7 +620,7 @@ def approx_ged(g1: LayerGraph | GEDGraph, g2: LayerGraph | GEDGraph, cap: float 
     """
     cap = _check_cap(cap)
     a, b = prepare(g1), prepare(g2)
-    if b.fingerprint < a.fingerprint:
+    if b.topology_key < a.topology_key:
         a, b = b, a
     lb = lower_bound(a, b)
     if cap is not None and lb >= cap:
@@ -632,20 +632,20 @@ def approx_ged(g1: LayerGraph | GEDGraph, g2: LayerGraph | GEDGraph, cap: float 
     return value if cap is None else min(value, cap)
 
 
-def _fingerprint_of(graph) -> str:
+def _topology_key_of(graph) -> str:
     if isinstance(graph, str):
         return graph
     if isinstance(graph, GEDGraph):
-        return graph.fingerprint
+        return graph.topology_key
     if isinstance(graph, LayerGraph):
-        return _fingerprint(graph.ops, graph.edges)
-    raise HNNError(f"GED cache keys are graphs or fingerprints, got {type(graph).__name__}")
+        return _topology_key(graph.ops, graph.edges)
+    raise HNNError(f"GED cache keys are graphs or topology keys, got {type(graph).__name__}")
 
 
 class GEDCache:
     """Persistent store of computed GED values, a JSON file.
 
-    Keys are ``(COST_VERSION, cap, sorted fingerprints of the two graphs)``, so a value is
+    Keys are ``(COST_VERSION, cap, sorted topology keys of the two graphs)``, so a value is
     found whichever order the graphs come in, and values of another cost version or cap are
     never returned. A file written by another cost version is ignored (and replaced by the
     next :meth:`save`).
@@ -677,8 +677,8 @@ class GEDCache:
 
     @staticmethod
     def key(g1, g2, cap: float | None) -> str:
-        """The cache key of a pair (graphs or fingerprints) and a cap."""
-        f1, f2 = sorted((_fingerprint_of(g1), _fingerprint_of(g2)))
+        """The cache key of a pair (graphs or topology keys) and a cap."""
+        f1, f2 = sorted((_topology_key_of(g1), _topology_key_of(g2)))
         cap = _check_cap(cap)
         return f"v{COST_VERSION}|{'none' if cap is None else repr(cap)}|{f1}|{f2}"
 
@@ -761,7 +761,7 @@ def pairwise_ged(graphs, pairs, cap: float | None, cache: GEDCache | None = None
 
     def fp(i: int) -> str:
         if i not in prints:
-            prints[i] = _fingerprint_of(graphs[i])
+            prints[i] = _topology_key_of(graphs[i])
         return prints[i]
 
     def get(i: int) -> GEDGraph:

@@ -271,10 +271,10 @@ def test_prepared_graph_fields():
     np.testing.assert_allclose(p.depth, [0, 1 / 3, 2 / 3, 1])
     assert p.op_counts == {"Conv": 2, "Relu": 1, "Add": 1}
     assert prepare(p) is p
-    # the fingerprint follows ops and edges, not FLOPs or parameters
+    # the topology key follows ops and edges, not FLOPs or parameters
     other = LayerGraph(g.ops, np.arange(4), np.arange(4), g.edges)
-    assert prepare(other).fingerprint == p.fingerprint
-    assert prepare(graph(g.ops, g.edges[:3])).fingerprint != p.fingerprint
+    assert prepare(other).topology_key == p.topology_key
+    assert prepare(graph(g.ops, g.edges[:3])).topology_key != p.topology_key
 
 
 def test_topological_order_respects_every_edge():
@@ -312,7 +312,7 @@ def test_cache_round_trip(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["ged.json"]  # no temporary left
     assert json.loads(path.read_text())["cost_version"] == COST_VERSION
     again = GEDCache(path)
-    assert len(again) == 1 and again.get(prepare(b), prepare(a).fingerprint, 10.0) == 7.0
+    assert len(again) == 1 and again.get(prepare(b), prepare(a).topology_key, 10.0) == 7.0
 
 
 def test_cache_save_keeps_entries_of_another_writer(tmp_path):
