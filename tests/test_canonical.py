@@ -56,6 +56,14 @@ def test_rule_list():
     assert [r.label for r in CANONICAL_MERGE_RULES] == ["Conv-Relu", "Conv-Relu6"]
 
 
+def test_every_rule_and_pass_has_its_test():
+    """Each registered rule or pass is a unit with its own test in this file (test_<its name>)."""
+    from hnn_tf.graph.rules import PASSES, RULES
+
+    names = {f"test_{n}" for n in (*RULES, *PASSES)}
+    assert names <= set(globals()), sorted(names - set(globals()))
+
+
 def test_strip_trailing_softmax():
     g = graph([node("Gemm", ["x", "w"], ["y"]), node("Softmax", ["y"], ["p"])], {"w": dims_only(4, 4)})
     assert apply(g, "strip_trailing_softmax")
