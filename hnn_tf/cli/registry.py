@@ -239,19 +239,23 @@ def _query_arg(path, hex_code, hasher_version):
     return path, {}
 
 
+def _query_options(fn):
+    """The options ``hnn search`` and ``hnn check`` share: the query (a file or ``--hex``) and where to look."""
+    for option in reversed((
+        click.argument("path", required=False, type=click.Path()),
+        click.option("--hex", "hex_code", default=None, help="A code (Q/4 hex digits) instead of a model file."),
+        click.option("--hasher-version", default=None,
+                     help="The hasher version of a --hex code (default: the installed hasher's)."),
+        db_option, bits_option, hasher_option, trust_option, timeout_option, engine_option, json_option,
+    )):
+        fn = option(fn)
+    return fn
+
+
 @click.command("search")
-@click.argument("path", required=False, type=click.Path())
-@click.option("--hex", "hex_code", default=None, help="Query by a code (Q/4 hex digits) instead of a model file.")
+@_query_options
 @click.option("-k", "k", type=click.IntRange(min=1), default=None, help="At most K matches (default 10; no limit with --radius).")
 @click.option("--radius", type=click.IntRange(min=0), default=None, help="Only matches at Hamming distance <= R.")
-@click.option("--hasher-version", default=None, help="The hasher version of a --hex code (default: the installed hasher's).")
-@db_option
-@bits_option
-@hasher_option
-@trust_option
-@timeout_option
-@engine_option
-@json_option
 def search_cmd(path, hex_code, k, radius, hasher_version, db, bits, hasher_dir, trust, timeout, engine, as_json):
     """The known models nearest to a model file (or a --hex code), by Hamming distance.
 
@@ -275,19 +279,10 @@ def search_cmd(path, hex_code, k, radius, hasher_version, db, bits, hasher_dir, 
 
 
 @click.command("check")
-@click.argument("path", required=False, type=click.Path())
-@click.option("--hex", "hex_code", default=None, help="Check a code (Q/4 hex digits) instead of a model file.")
+@_query_options
 @click.option("--threshold", "-t", type=click.IntRange(min=0), default=None,
               help="Suspect when a known model is within T bits (default: calibrated on the zoo, best F1).")
 @click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Nearest known models to report.")
-@click.option("--hasher-version", default=None, help="The hasher version of a --hex code (default: the installed hasher's).")
-@db_option
-@bits_option
-@hasher_option
-@trust_option
-@timeout_option
-@engine_option
-@json_option
 @click.pass_context
 def check_cmd(ctx, path, hex_code, threshold, k, hasher_version, db, bits, hasher_dir, trust, timeout, engine, as_json):
     """Paper Figure 1: is an uploaded model close to a known one? Exit 0 clean, 1 suspect, 2 error.
