@@ -364,6 +364,19 @@ class KerasConverter(Converter):
     def accepts_object(self, obj: Any) -> bool:
         return keras_flavour(obj) is not None
 
+    def weights_digest(self, obj: Any) -> bytes | None:
+        """sha256 of the model's weights (``model.weights``): each path, dtype, shape and value."""
+        import hashlib
+
+        import numpy as np
+
+        h = hashlib.sha256()
+        for k, w in enumerate(obj.weights):
+            value = np.asarray(w.numpy())
+            h.update(f"{k}|{getattr(w, 'path', getattr(w, 'name', ''))}|{value.dtype}|{value.shape}".encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+        return h.digest()
+
     def accepts_file(self, info: FileInfo) -> bool:
         if info.is_hdf5:
             return True

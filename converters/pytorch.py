@@ -52,6 +52,7 @@ from .registry import (
     parse_input_shapes,
     register,
 )
+from .tf_graph import weights_to_constant_of_shape
 from .torch_archive import checkpoint_globals, is_weights_only, sanitize_pt2
 
 #: Trigger input shape (NCHW) when the ``input_shape`` option is not given.
@@ -59,6 +60,8 @@ DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
 #: Class names whose default trigger input differs from :data:`DEFAULT_INPUT_SHAPE`.
 INPUT_SHAPE_BY_CLASS = {"Inception3": (1, 3, 299, 299)}
 DEFAULT_OPSET = 17
+#: Names given to the trigger inputs of an export; every other graph input is a parameter.
+_INPUT_PREFIX = "hnn_input_"
 
 # Members (below the archive's top folder) that only torch archives have.
 _TORCH_ZIP_MEMBERS = {"data.pkl", "constants.pkl", "archive_format", "byteorder", ".data/version"}
@@ -163,6 +166,7 @@ def export_module(
     what: str = "PyTorch model",
     path: str | None = None,
     set_eval: bool = True,
+    keep_weights: bool = False,
 ):
     """Export a torch module with the TorchScript exporter into memory and parse it.
 
@@ -175,9 +179,14 @@ def export_module(
         path: the file the model came from, for error messages.
         set_eval: switch every submodule to eval mode for the export; the previous
             training flags are restored afterwards.
+        keep_weights: export the parameters as initializers. By default they are left out
+            (``export_params=False``, several times faster, kilobytes instead of megabytes)
+            and each becomes a ``ConstantOfShape`` of its shape
+            (:func:`hnn_tf.converters.tf_graph.weights_to_constant_of_shape`), which is all the
+            graph builder reads of it.
 
     Returns:
-        ``onnx.ModelProto`` with initializers; BatchNormalization kept (see module doc).
+        ``onnx.ModelProto``; BatchNormalization kept (see module doc).
 
     Raises:
         ConversionError: the exporter failed (unsupported op, wrong trigger input ...).
@@ -185,8 +194,12 @@ def export_module(
     import onnx
     import torch
 
+    from torch.utils._pytree import tree_leaves
+
     flags = [(m, m.training) for m in module.modules()] if set_eval else []
     buf = io.BytesIO()
+    n_inputs = sum(1 for t in tree_leaves((tuple(args), kwargs or {})) if isinstance(t, torch.Tensor))
+    input_names = [f"{_INPUT_PREFIX}{k}" for k in range(n_inputs)]
     try:
         if set_eval:
             module.eval()
@@ -201,6 +214,8 @@ def export_module(
                 opset_version=int(opset),
                 training=torch.onnx.TrainingMode.PRESERVE,
                 do_constant_folding=False,
+                export_params=keep_weights,
+                input_names=input_names,
             )
     except Exception as exc:  # the exporter raises many types (RuntimeError, UnsupportedOperatorError, ...)
         shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
@@ -213,11 +228,37 @@ def export_module(
         for m, flag in flags:
             m.training = flag
     try:
-        return onnx.load_model_from_string(buf.getvalue())
+        proto = onnx.load_model_from_string(buf.getvalue())
     except Exception as exc:
         raise ConversionError(
             f"the ONNX export of the {what} cannot be parsed ({exception_summary(exc)})", path=path
         ) from exc
+    if keep_weights:
+        return proto
+    weights = {i.name for i in proto.graph.input if not i.name.startswith(_INPUT_PREFIX)}
+    return weights_to_constant_of_shape(proto, weights) if weights else proto
+
+
+def tensors_digest(named: Any) -> bytes:
+    """sha256 of ``(name, tensor)`` pairs: each name, dtype, shape and the tensor's bytes, in order.
+
+    Args:
+        named: iterable of ``(str, torch.Tensor)`` (a state_dict's items).
+    Returns:
+        the 32-byte digest.
+    """
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for key, t in named:
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
+        try:
+            h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        except Exception:  # noqa: BLE001 - a tensor without storage (meta, sparse): its metadata only
+            pass
+    return h.digest()
 
 
 def _zeros(shapes: list[tuple[int, ...]]) -> tuple:
@@ -292,10 +333,14 @@ class PyTorchConverter(Converter):
     name = "pytorch"
     aliases = ("torch",)
     suffixes = (".pt", ".pth", ".pt2", ".ckpt")
-    options = frozenset({"opset", "input_shape", "trust", "trust_pickle"})
+    options = frozenset({"opset", "input_shape", "trust", "trust_pickle", "keep_weights"})
 
     def accepts_object(self, obj: Any) -> bool:
         return _is_module(obj) or _is_exported_program(obj)
+
+    def weights_digest(self, obj: Any) -> bytes | None:
+        """sha256 of the module's (or program's) state_dict: names, dtypes, shapes and values."""
+        return tensors_digest(obj.state_dict().items())
 
     def accepts_file(self, info: FileInfo) -> bool:
         if info.zip_names is not None:
@@ -321,7 +366,8 @@ class PyTorchConverter(Converter):
             )
         name = type(model_or_path).__name__
         return export_module(
-            model_or_path, _trigger(model_or_path, options, None), opset=opset, what=f"PyTorch model {name}"
+            model_or_path, _trigger(model_or_path, options, None), opset=opset, what=f"PyTorch model {name}",
+            keep_weights=bool(options.get("keep_weights")),
         )
 
     # -- files ---------------------------------------------------------------------------
@@ -342,7 +388,8 @@ class PyTorchConverter(Converter):
         if bound:
             dry_run(gm, tuple(args), kwargs, path)
         return export_module(
-            gm, tuple(args), kwargs, opset=opset, what="ExportedProgram", path=path, set_eval=False
+            gm, tuple(args), kwargs, opset=opset, what="ExportedProgram", path=path, set_eval=False,
+            keep_weights=bool(options.get("keep_weights")),
         )
 
     def _convert_file(self, path: Path, opset: int, options: dict):
@@ -393,7 +440,7 @@ class PyTorchConverter(Converter):
                 path=where,
             ) from exc
         return export_module(module, _trigger(module, options, where), opset=opset,
-                             what="TorchScript model", path=where)
+                             what="TorchScript model", path=where, keep_weights=bool(options.get("keep_weights")))
 
     def _convert_checkpoint(self, data: bytes, where: str, opset: int, options: dict):
         globals_ = checkpoint_globals(data, where)
@@ -438,7 +485,8 @@ class PyTorchConverter(Converter):
                 f"the file holds a {type(obj).__name__}, not a torch.nn.Module", path=where
             )
         return export_module(obj, _trigger(obj, options, where), opset=opset,
-                             what=f"PyTorch model {type(obj).__name__}", path=where)
+                             what=f"PyTorch model {type(obj).__name__}", path=where,
+                             keep_weights=bool(options.get("keep_weights")))
 
 
 register(PyTorchConverter())

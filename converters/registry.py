@@ -189,6 +189,16 @@ class Converter:
         """
         raise NotImplementedError
 
+    def weights_digest(self, obj: Any) -> bytes | None:
+        """A digest of an in-memory model's weight values, or None.
+
+        The ONNX export of a model object leaves its weights out by default (a hash reads
+        shapes), so two trainings of one architecture export to the same bytes; the registry's
+        sha256 of a model object (:func:`hnn_tf.hashing.model_graph`) adds this digest so that
+        they stay two entries. The default, None, says the export holds the weights itself.
+        """
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
@@ -426,15 +436,15 @@ def to_onnx(model_or_path: Any, framework: str | None = None, **options: Any) ->
               ``trust_pickle`` is an older name for it (PyTorch files).
             - ``safe_mode`` (bool, default True): Keras only; False allows Lambda layers
               whose Python code is stored in the file (loading runs that code).
-            - ``keep_weights`` (bool, default False): Keras and SavedModel only; keep the
+            - ``keep_weights`` (bool, default False): PyTorch, Keras and SavedModel; keep the
               weights as initializers. By default they are left out (each parameter tensor
               is a ``ConstantOfShape`` of zeros of its shape), which is what a hash needs and
-              many times faster (:mod:`hnn_tf.converters.tf_graph`).
+              several times faster (:mod:`hnn_tf.converters.tf_graph`).
             - ``signature`` (str): SavedModel only; the serving signature to convert.
 
     Returns:
-        The ONNX model, with its initializers (parameter tensors) kept except where
-        ``keep_weights`` says otherwise.
+        The ONNX model; parameter tensors are ``ConstantOfShape`` nodes of their shapes unless
+        ``keep_weights`` is set (ONNX files and TFLite keep what they store).
 
     Raises:
         ConversionError: missing file, not a regular file, a file over a limit

@@ -61,7 +61,7 @@ class ModelGraph:
     Attributes:
         graph: the :class:`~hnn_tf.graph.layer_graph.LayerGraph` of the variant's recipe.
         framework: the converter that read the model.
-        sha256: of the file's bytes, or of the ONNX export of a model object.
+        sha256: of the file's bytes; for a model object, of its ONNX export and its weights.
     """
 
     graph: Any
@@ -69,8 +69,10 @@ class ModelGraph:
     sha256: str
 
 
-def _sha256(model_or_path: Any, proto: Any) -> str:
-    """sha256 of a file's bytes (read as a regular file), or of an export's deterministic serialisation."""
+def _sha256(model_or_path: Any, proto: Any, converter: Any = None) -> str:
+    """sha256 of a file's bytes (read as a regular file), or of an export's deterministic
+    serialisation followed by the converter's digest of the object's weights
+    (:meth:`hnn_tf.converters.Converter.weights_digest`: exports leave weights out)."""
     from hnn_tf.errors import HNNError
     from hnn_tf.safe_io import open_regular
 
@@ -82,7 +84,11 @@ def _sha256(model_or_path: Any, proto: Any) -> str:
         data = proto.SerializeToString(deterministic=True)
     except Exception as exc:  # noqa: BLE001 - e.g. a protobuf over 2 GiB
         raise HNNError(f"cannot serialise the ONNX export to compute its sha256 ({exc})") from None
-    return hashlib.sha256(data).hexdigest()
+    h = hashlib.sha256(data)
+    weights = converter.weights_digest(model_or_path) if converter is not None else None
+    if weights:
+        h.update(weights)
+    return h.hexdigest()
 
 
 def model_graph(model_or_path: Any, variant: str, framework: str | None = None, sha256: str | None = None,
@@ -112,7 +118,7 @@ def model_graph(model_or_path: Any, variant: str, framework: str | None = None, 
     fw = get_converter(framework).name if framework else detect_framework(model_or_path)
     proto = to_onnx(model_or_path, framework=fw, **options)
     graph = recipe.build(proto, source=source)
-    return ModelGraph(graph, fw, sha256 or _sha256(model_or_path, proto))
+    return ModelGraph(graph, fw, sha256 or _sha256(model_or_path, proto, get_converter(fw)))
 
 
 def analyse_model(model_or_path: Any, bits: int | None = 64, hasher_dir: str | None = None,

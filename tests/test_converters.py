@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import onnx
+from onnx import numpy_helper
 import pytest
 import torch
 import torchvision
@@ -18,6 +20,7 @@ import hnn_tf.converters as converters
 from hnn_tf.converters import detect_framework, to_onnx
 from hnn_tf.converters.pytorch import default_input_shape
 from hnn_tf.errors import ConversionError
+from hnn_tf.graph import build_graph
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,11 +87,33 @@ def test_resnet18_keeps_batchnorm(resnet18_proto):
     onnx.checker.check_model(resnet18_proto)
 
 
-def test_resnet18_keeps_initializers(resnet18, resnet18_proto):
-    # every parameter tensor of the model appears as an initializer of the same size
-    init_sizes = sorted(int(torch.tensor(list(t.dims)).prod()) for t in resnet18_proto.graph.initializer)
+def test_resnet18_weights_left_out_unless_kept(resnet18, resnet18_proto):
+    # by default every parameter is a ConstantOfShape of its shape: no weight bytes are exported
+    assert not any(int(np.prod(t.dims)) > 64 for t in resnet18_proto.graph.initializer)
+    shapes = sorted(tuple(int(v) for v in numpy_helper.to_array(t).reshape(-1))
+                    for n in resnet18_proto.graph.node if n.op_type == "ConstantOfShape"
+                    for t in [next(i for i in resnet18_proto.graph.initializer if i.name == n.input[0])])
+    assert sorted(tuple(p.shape) for p in resnet18.state_dict().values() if p.dim() > 0) == shapes
+    kept = to_onnx(resnet18, keep_weights=True)
+    init_sizes = sorted(int(np.prod(t.dims)) for t in kept.graph.initializer)
     for p in resnet18.parameters():
         assert p.numel() in init_sizes
+    # the graph, its FLOPs and its parameter counts do not depend on the weights being there
+    for canonical in (False, True):
+        assert build_graph(kept, canonical=canonical).to_dict() == build_graph(resnet18_proto, canonical=canonical).to_dict()
+
+
+def test_object_sha256_depends_on_weights():
+    from hnn_tf.hashing import model_graph
+
+    torch.manual_seed(0)
+    a = SmallCNN().eval()
+    torch.manual_seed(1)
+    b = SmallCNN().eval()
+    ga, gb = model_graph(a, "raw", input_shape=SMALL_SHAPE), model_graph(b, "raw", input_shape=SMALL_SHAPE)
+    assert ga.graph.fingerprint() == gb.graph.fingerprint()
+    assert ga.sha256 != gb.sha256
+    assert model_graph(a, "raw", input_shape=SMALL_SHAPE).sha256 == ga.sha256
 
 
 def test_training_flags_restored():

@@ -15,8 +15,10 @@ The Python API mirrors the ``hnn index`` / ``hnn search`` / ``hnn check`` comman
 
 What ``sha256`` means: for a file, the sha256 of its bytes; for a model object (an
 ``nn.Module``, a Keras model, an ``onnx.ModelProto``), the sha256 of its ONNX export
-serialised deterministically (``ModelProto.SerializeToString(deterministic=True)``), so the
-same object state and library versions give the same value. The zoo models are built with
+serialised deterministically (``ModelProto.SerializeToString(deterministic=True)``) followed
+by the converter's digest of the object's weights (the export leaves weights out;
+:meth:`hnn_tf.converters.Converter.weights_digest`), so the same object state and library
+versions give the same value and two trainings of one architecture two values. The zoo models are built with
 ``torch.manual_seed(0)`` for that reason.
 """
 
