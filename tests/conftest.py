@@ -8,11 +8,12 @@ import pytest
 
 @pytest.fixture(scope="session")
 def resnet18_onnx():
-    """torchvision resnet18 (weights=None) exported with BatchNormalization kept."""
+    """torchvision resnet18 (weights=None) exported with BatchNormalization and its weights kept."""
     from hnn_tf.converters import to_onnx
     from hnn_tf.zoo.models import build_torch_model
 
-    return to_onnx(build_torch_model("resnet18"), framework="pytorch", input_shape=(1, 3, 224, 224))
+    return to_onnx(build_torch_model("resnet18"), framework="pytorch", input_shape=(1, 3, 224, 224),
+                   keep_weights=True)
 
 
 @pytest.fixture(scope="session")

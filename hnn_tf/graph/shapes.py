@@ -3,9 +3,24 @@
 Three methods, tried in order until every tensor the graph builder needs has a static shape
 (docs/design.md "Shape inference has fallbacks"):
 
-1. ``onnx.shape_inference.infer_shapes`` (the ONNX library);
-2. onnxruntime's symbolic shape inference (``onnxruntime.tools.symbolic_shape_infer``);
-3. one onnxruntime run on the trigger input with every intermediate output exposed.
+1. ``onnx.shape_inference.infer_shapes`` (the ONNX library, with data propagation);
+2. :func:`hnn_tf.graph.propagate.propagate`: one pass over the nodes that folds the shape
+   arithmetic exporters write (``Shape -> Gather -> Mul -> Floor -> Concat -> Resize``) and
+   asks each op's schema for its output shape given those values. Tensors whose shape depends
+   on the input's *values* (after ``NonZero`` or ``NonMaxSuppression``: detection
+   post-processing) stay unknown on purpose: their layers count 0 FLOPs, whatever a zero
+   trigger image would have let through;
+3. one onnxruntime run on the trigger input with the tensors still unknown exposed as outputs
+   (ops of other domains, model-local functions);
+4. onnxruntime's symbolic shape inference (``onnxruntime.tools.symbolic_shape_infer``), for
+   graphs onnxruntime cannot run.
+
+ONNX's own inference stops at the first shape computed at run time (a Pad or Resize whose
+sizes come from ``Shape`` ops, as exporters of Swin or detection models write them). Before
+method 2, the next step was the pure-Python symbolic inference, which takes minutes on such
+graphs (a torchvision Faster R-CNN: over 100 s; timm's swinv2_cr_small: 45 s); method 2 takes
+a fraction of a second and the onnxruntime run about as long as one inference. Weights left
+out of an export (``ConstantOfShape`` nodes) run as zeros.
 
 Large float initializers are turned into typed graph inputs before inference, so the
 (possibly huge, possibly external) weight data is never copied or read.
@@ -20,6 +35,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from hnn_tf.errors import GraphError
+from hnn_tf.graph.propagate import propagate
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +132,15 @@ def infer_shapes(
 
     Args:
         model: the ONNX model (initializer data may be absent or external; only dims are used
-            by methods 1 and 2; method 3 feeds zeros for stripped initializers).
+            by methods 1, 2 and 4; method 3 feeds zeros for stripped initializers).
         needed: tensor names whose shapes must be fully static; the fallbacks run only while
             some of these are unknown. Default: every node output.
         spatial: size used for unknown non-batch input dimensions.
         source: file name for error messages.
         order: the nodes' topological order as indices, when the stored order is not one.
     Returns:
-        dict tensor name -> tuple of ints (dims still unknown after all three methods are
-        left as ``None`` entries only if onnxruntime could not run the model either).
+        dict tensor name -> tuple of ints; tensors whose shape depends on the input's values,
+        or that no method could infer, are absent or have ``None`` entries.
     Raises:
         GraphError: the model is malformed for all three methods.
     """
@@ -141,6 +157,23 @@ def infer_shapes(
     except Exception as exc:  # noqa: BLE001 - any failure moves on to the next method
         errors.append(f"onnx shape inference: {exc}")
     try:
+        found = propagate(light, feeds)
+        for k, v in found.shapes.items():
+            if shapes.get(k) is None or None in shapes[k]:
+                shapes[k] = v
+        unknown = {n for n in needed if shapes.get(n) is None or None in shapes[n]}
+        if not unknown - found.dynamic:
+            return shapes  # type: ignore[return-value]  # what is unknown depends on the data
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"propagation: {exception_line(exc)}")
+    try:
+        unknown = {n for n in needed if shapes.get(n) is None or None in shapes[n]}
+        shapes.update(_run_shapes(light, feeds, unknown))
+        if _complete(shapes, needed):
+            return shapes  # type: ignore[return-value]
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"onnxruntime run: {exception_line(exc)}")
+    try:
         from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
         inferred = SymbolicShapeInference.infer_shapes(light, auto_merge=True, guess_output_rank=True)
@@ -149,22 +182,23 @@ def infer_shapes(
             for k, v in sym.items():
                 if k not in shapes or (None in (shapes[k] or (None,)) and None not in v):
                     shapes[k] = v
-            if _complete(shapes, needed):
-                return shapes  # type: ignore[return-value]
     except Exception as exc:  # noqa: BLE001
-        errors.append(f"symbolic shape inference: {exc}")
-    try:
-        shapes.update(_run_shapes(light, feeds, needed))
-    except Exception as exc:  # noqa: BLE001
-        errors.append(f"onnxruntime run: {exc}")
-        if not shapes:
-            raise GraphError("cannot infer tensor shapes (" + "; ".join(errors) + ")", source) from None
+        errors.append(f"symbolic shape inference: {exception_line(exc)}")
+    if not shapes:
+        raise GraphError("cannot infer tensor shapes (" + "; ".join(errors) + ")", source) from None
+    if errors:
         log.debug("%s: some shapes unknown: %s", source or "model", "; ".join(errors))
     return shapes  # type: ignore[return-value]
 
 
+def exception_line(exc: BaseException) -> str:
+    """The first line of an exception's message, cut to 200 characters."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text[:200]
+
+
 def _run_shapes(light: onnx.ModelProto, feeds: dict[str, tuple[int, ...]], needed: set[str]) -> dict[str, Shape]:
-    """Method 3: run the model once on zeros with every needed tensor exposed as an output."""
+    """Method 3: run the model once on zeros with the ``needed`` tensors exposed as outputs."""
     import onnxruntime as ort
 
     m = onnx.ModelProto()

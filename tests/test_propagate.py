@@ -1,0 +1,104 @@
+"""The one-pass shape propagation (hnn_tf/graph/propagate.py) against onnxruntime runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from hnn_tf.graph import build_graph
+from hnn_tf.graph.propagate import propagate
+from hnn_tf.graph.shapes import _run_shapes, _shape_model, infer_shapes
+
+
+def _c(name, value, dtype=np.int64):
+    return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
+
+
+def resize_by_shape_arithmetic() -> onnx.ModelProto:
+    """x -> Conv -> Resize to floor(1.5 * H) x floor(1.5 * W) computed from Shape -> Conv ->
+    Pad to a multiple of 7 (Swin's window padding) -> NonZero -> Gather (data-dependent)."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Shape", ["c"], ["s"]),
+        helper.make_node("Gather", ["s", "i23"], ["hw"]),
+        helper.make_node("Cast", ["hw"], ["hwf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["hwf", "scale"], ["hws"]),
+        helper.make_node("Floor", ["hws"], ["hwfl"]),
+        helper.make_node("Cast", ["hwfl"], ["hwi"], to=TensorProto.INT64),
+        helper.make_node("Slice", ["s", "zero", "two"], ["nc"]),
+        helper.make_node("Concat", ["nc", "hwi"], ["size"], axis=0),
+        helper.make_node("Resize", ["c", "", "", "size"], ["r"], mode="nearest"),
+        helper.make_node("Shape", ["r"], ["rs"]),
+        helper.make_node("Gather", ["rs", "i23"], ["rhw"]),
+        helper.make_node("Mod", ["rhw", "seven"], ["m"]),
+        helper.make_node("Sub", ["seven", "m"], ["pad0"]),
+        helper.make_node("Mod", ["pad0", "seven"], ["pad"]),
+        helper.make_node("Concat", ["zeros6", "pad"], ["pads"], axis=0),
+        helper.make_node("Pad", ["r", "pads"], ["p"]),
+        helper.make_node("Relu", ["p"], ["y"]),
+        helper.make_node("NonZero", ["y"], ["nz"]),
+        helper.make_node("Transpose", ["nz"], ["nzt"]),
+        helper.make_node("GatherND", ["y", "nzt"], ["picked"]),
+    ]
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+         helper.make_tensor_value_info("picked", TensorProto.FLOAT, None)],
+        initializer=[
+            numpy_helper.from_array(np.zeros((8, 3, 3, 3), np.float32), "w"),
+            _c("i23", [2, 3]), _c("scale", [1.5, 1.5], np.float32), _c("zero", [0]), _c("two", [2]),
+            _c("seven", 7), _c("zeros6", [0, 0, 0, 0, 0, 0]),
+        ],
+    )
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_propagation_folds_shape_arithmetic_like_a_run():
+    model = resize_by_shape_arithmetic()
+    light, feeds = _shape_model(model, 30)
+    found = propagate(light, feeds)
+    assert found.shapes["r"] == (1, 8, 45, 45)
+    assert found.shapes["p"] == (1, 8, 49, 49)  # padded up to a multiple of 7
+    assert {"nz", "nzt", "picked"} <= found.dynamic and "picked" not in found.shapes
+    ran = _run_shapes(light, feeds, {o for n in light.graph.node for o in n.output})
+    for name, shape in found.shapes.items():
+        if name in ran:
+            assert tuple(ran[name]) == shape, name
+    # onnx's own inference alone does not get past the Resize
+    inferred = onnx.shape_inference.infer_shapes(light, data_prop=True)
+    known = {vi.name for vi in inferred.graph.value_info
+             if all(d.HasField("dim_value") for d in vi.type.tensor_type.shape.dim)}
+    assert "p" not in known
+
+
+def test_data_dependent_shapes_stay_unknown_and_count_no_flops():
+    model = resize_by_shape_arithmetic()
+    shapes = infer_shapes(model, spatial=30)
+    assert shapes["p"] == (1, 8, 49, 49)
+    assert shapes.get("picked") is None or None in shapes["picked"]
+    g = build_graph(model, spatial=30)
+    flops = dict(zip(g.ops, g.flops))
+    assert flops["Relu"] == 8 * 49 * 49 and flops["GatherND"] == 0
+
+
+def test_large_constants_are_typed_not_evaluated():
+    # ConstantOfShape of a huge shape: only its type is inferred, nothing is allocated
+    nodes = [
+        helper.make_node("ConstantOfShape", ["big"], ["z"], value=numpy_helper.from_array(np.zeros(1, np.float32))),
+        helper.make_node("Shape", ["z"], ["zs"]),
+        helper.make_node("Range", ["zero", "huge", "one"], ["rng"]),
+        helper.make_node("Add", ["x", "x"], ["y"]),
+    ]
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[_c("big", [1 << 20, 1 << 20]), _c("zero", 0), _c("huge", 1 << 40), _c("one", 1)],
+    )
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    light, feeds = _shape_model(model, 4)
+    found = propagate(light, feeds)
+    assert found.shapes["z"] == (1 << 20, 1 << 20)
+    assert found.shapes["zs"] == (2,)
+    assert found.shapes["rng"] == (1 << 40,)  # from the schema's inference, not by evaluating it
+    assert found.shapes["y"] == (1, 4)
