@@ -378,11 +378,14 @@ def test_add_search_check_round_trip_with_small_models(tmp_path, tiny_models):
         assert conv.hasher_version == installed_hasher(64)[1] and conv.nodes > 0 and conv.params > 0
         with pytest.raises(DuplicateError):
             reg.add(tiny_models["conv_copy"], name="other-name")  # same bytes, another path
-        # a model object: sha256 of its deterministic ONNX export, so the module whose export
-        # is conv.onnx is that file, and a module added twice is refused the second time
+        # a model object: sha256 of its weightless ONNX export plus its weights, so the module
+        # whose export is conv.onnx is its own entry with conv's code, and a module added twice
+        # is refused the second time
+        conv_obj = reg.add(tiny_models["conv_module"], name="conv-object", input_shape=(1, 3, 32, 32))
+        assert conv_obj.sha256 != conv.sha256 and conv_obj.hash - conv.hash == 0
         with pytest.raises(DuplicateError) as dup:
-            reg.add(tiny_models["conv_module"], name="conv-object", input_shape=(1, 3, 32, 32))
-        assert dup.value.existing.name == "conv"
+            reg.add(tiny_models["conv_module"], name="conv-object-2", input_shape=(1, 3, 32, 32))
+        assert dup.value.existing.name == "conv-object"
         obj = reg.add(tiny_models["wide_module"], name="wide", input_shape=(1, 3, 32, 32))
         assert obj.framework == "pytorch" and obj.source == "<object Sequential>" and len(obj.sha256) == 64
         with pytest.raises(DuplicateError):
@@ -410,7 +413,7 @@ def test_add_search_check_round_trip_with_small_models(tmp_path, tiny_models):
             reg.search(tmp_path / "missing.onnx")
         with pytest.raises(HNNError):
             reg.add(tiny_models["garbage"])
-        assert len(reg) == 3  # nothing stored by the failures
+        assert len(reg) == 4  # conv, mlp, conv-object, wide: nothing stored by the failures
 
 
 def test_cli_index_search_check_and_exit_codes(tmp_path, tiny_models):
