@@ -167,8 +167,9 @@ def export_module(
     path: str | None = None,
     set_eval: bool = True,
     keep_weights: bool = False,
+    dynamo: bool = False,
 ):
-    """Export a torch module with the TorchScript exporter into memory and parse it.
+    """Export a torch module with the TorchScript exporter (or the dynamo one) into memory and parse it.
 
     Args:
         module: ``torch.nn.Module`` (including ScriptModule and fx GraphModule).
@@ -184,9 +185,12 @@ def export_module(
             and each becomes a ``ConstantOfShape`` of its shape
             (:func:`hnn_tf.converters.tf_graph.weights_to_constant_of_shape`), which is all the
             graph builder reads of it.
+        dynamo: use the dynamo exporter (``torch.onnx.export(dynamo=True)``, onnxscript) instead:
+            slower, and it folds BatchNorm and writes other spellings; the canonical graph
+            reads both alike (docs/method.md "Exporter invariance"). Used to test that.
 
     Returns:
-        ``onnx.ModelProto``; BatchNormalization kept (see module doc).
+        ``onnx.ModelProto``; BatchNormalization kept by the TorchScript exporter (see module doc).
 
     Raises:
         ConversionError: the exporter failed (unsupported op, wrong trigger input ...).
@@ -196,13 +200,18 @@ def export_module(
 
     from torch.utils._pytree import tree_leaves
 
+    if dynamo:
+        return _export_dynamo(module, args, kwargs, opset, what, path, keep_weights)
     flags = [(m, m.training) for m in module.modules()] if set_eval else []
     buf = io.BytesIO()
     n_inputs = sum(1 for t in tree_leaves((tuple(args), kwargs or {})) if isinstance(t, torch.Tensor))
     input_names = [f"{_INPUT_PREFIX}{k}" for k in range(n_inputs)]
+    fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
         if set_eval:
             module.eval()
+        # nn.MultiheadAttention's inference fast path is one fused op no exporter knows
+        torch.backends.mha.set_fastpath_enabled(False)
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
@@ -225,6 +234,7 @@ def export_module(
             path=path,
         ) from exc
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         for m, flag in flags:
             m.training = flag
     try:
@@ -237,6 +247,28 @@ def export_module(
         return proto
     weights = {i.name for i in proto.graph.input if not i.name.startswith(_INPUT_PREFIX)}
     return weights_to_constant_of_shape(proto, weights) if weights else proto
+
+
+def _export_dynamo(module: Any, args: tuple, kwargs: dict | None, opset: int, what: str, path: str | None,
+                   keep_weights: bool):
+    """:func:`export_module` with ``dynamo=True`` (module in eval mode, flags restored)."""
+    import torch
+
+    flags = [(m, m.training) for m in module.modules()]
+    try:
+        module.eval()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(module, tuple(args), kwargs=kwargs or None, dynamo=True,
+                                        opset_version=max(int(opset), 18), export_params=keep_weights,
+                                        verbose=False)
+        return program.model_proto
+    except Exception as exc:  # noqa: BLE001 - torch.export and onnxscript raise many types
+        raise ConversionError(f"dynamo ONNX export of the {what} failed ({exception_summary(exc)})",
+                              path=path) from exc
+    finally:
+        for m, flag in flags:
+            m.training = flag
 
 
 def tensors_digest(named: Any) -> bytes:
