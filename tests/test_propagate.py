@@ -102,3 +102,42 @@ def test_large_constants_are_typed_not_evaluated():
     assert found.shapes["zs"] == (2,)
     assert found.shapes["rng"] == (1 << 40,)  # from the schema's inference, not by evaluating it
     assert found.shapes["y"] == (1, 4)
+
+
+def test_incomplete_symbolic_inference_writes_nothing(tmp_path, monkeypatch):
+    """onnxruntime's own ``infer_shapes`` saves the model (weights as external data) into the
+    working directory when inference is incomplete; hnn's driver of it must not."""
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    from hnn_tf.graph.shapes import _symbolic_shapes
+
+    def incomplete(self, *args):
+        self.run_ = False
+        return False
+
+    monkeypatch.setattr(SymbolicShapeInference, "_infer_impl", incomplete)
+    monkeypatch.chdir(tmp_path)
+    model = resize_by_shape_arithmetic()
+    with np.errstate(all="ignore"):
+        inferred = _symbolic_shapes(model)
+    assert isinstance(inferred, onnx.ModelProto) and len(inferred.graph.node) == len(model.graph.node)
+    assert list(tmp_path.iterdir()) == []
+    with __import__("pytest").raises(Exception, match="Incomplete"):
+        SymbolicShapeInference.infer_shapes(model, auto_merge=True, guess_output_rank=True)
+    assert "sym_shape_infer_temp.onnx" in [p.name for p in tmp_path.iterdir()]  # what is avoided
+
+
+def test_graph_ir_round_trips_through_json():
+    """The zoo caches the graph IR as JSON (hnn_tf/zoo/broad.py) and rebuilds canonical graphs
+    from it when the rules change: the round trip gives the same graphs."""
+    import json
+
+    from hnn_tf.graph import build_ir, graph_from_ir
+    from hnn_tf.graph.ir import GraphIR
+
+    model = resize_by_shape_arithmetic()
+    ir = build_ir(model)
+    back = GraphIR.from_dict(json.loads(json.dumps(ir.to_dict())))
+    assert [n.op for n in back.nodes] == [n.op for n in ir.nodes] and back.outputs == ir.outputs
+    for canonical in (False, True):
+        assert graph_from_ir(back, canonical=canonical).fingerprint() == build_graph(model, canonical=canonical).fingerprint()

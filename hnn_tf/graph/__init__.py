@@ -1,7 +1,9 @@
 """The graph builder: ONNX model -> layer graph (paper 3.2; docs/design.md "The flow").
 
 - :func:`build_graph` (:mod:`.builder`): clean-up, shapes, FLOPs and parameters, optionally
-  the canonical rewrite rules and the merge rules;
+  the canonical rewrite rules and the merge rules; in two halves, :func:`build_ir` (the
+  expensive one) and :func:`graph_from_ir`;
+- :mod:`.shapes` and :mod:`.propagate`: static shapes on the trigger input;
 - :mod:`.ir`: the intermediate representation the rules edit;
 - :mod:`.rules`: the rules and passes, one a file, in named sets; :mod:`.rewrite`: the engine;
 - :mod:`.recipes`: one recipe per data variant (raw, merged, canonical), read by the zoo,
@@ -9,7 +11,7 @@
 - :mod:`.merge`: the paper's merge rules; :mod:`.layer_graph`: the result.
 """
 
-from hnn_tf.graph.builder import build_graph
+from hnn_tf.graph.builder import build_graph, build_ir, graph_from_ir
 from hnn_tf.graph.ir import GraphIR
 from hnn_tf.graph.layer_graph import LayerGraph
 from hnn_tf.graph.merge import CANONICAL_MERGE_RULES, PAPER_MERGE_RULES, MergeRule, merge_graph
@@ -35,8 +37,10 @@ __all__ = [
     "RewriteReport",
     "Rule",
     "build_graph",
+    "build_ir",
     "canonicalize",
     "get_recipe",
+    "graph_from_ir",
     "merge_graph",
     "steps",
 ]

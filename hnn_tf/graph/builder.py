@@ -39,6 +39,7 @@ from hnn_tf.graph.rules import CANONICAL_SETS
 from hnn_tf.graph.cost import node_flops, node_params
 from hnn_tf.graph.layer_graph import LayerGraph
 from hnn_tf.graph.merge import CANONICAL_MERGE_RULES, PAPER_MERGE_RULES, MergeRule, merge_graph
+from hnn_tf.graph.propagate import evaluate
 from hnn_tf.graph.shapes import DEFAULT_SPATIAL, infer_shapes
 from hnn_tf.graph.validate import check_declared, check_model, topological_order
 
@@ -133,7 +134,42 @@ def build_graph(
             GraphError naming ``source`` too.
     """
     with _one_line_errors(source):
-        return _build(model, merge, rules, spatial, source, canonical, trace)
+        ir = _build_ir(model, spatial, source)
+    return graph_from_ir(ir, merge=merge, rules=rules, canonical=canonical, trace=trace, source=source)
+
+
+def build_ir(model: onnx.ModelProto, spatial: int = DEFAULT_SPATIAL, source: str | None = None) -> GraphIR:
+    """The cleaned-up layers of an ONNX model with their shapes, FLOPs and parameters, before any rule.
+
+    The expensive half of :func:`build_graph` (validation, clean-up, shape inference, costs);
+    :func:`graph_from_ir` is the cheap half. The broad zoo stores this IR
+    (:meth:`GraphIR.to_dict`), so a change of the rules rebuilds graphs without exporting again.
+
+    Raises:
+        GraphError: as :func:`build_graph`.
+    """
+    with _one_line_errors(source):
+        return _build_ir(model, spatial, source)
+
+
+def graph_from_ir(ir: GraphIR, merge: bool = False, rules=None, canonical=False, trace: list | None = None,
+                  source: str | None = None) -> LayerGraph:
+    """The layer graph of an IR from :func:`build_ir` (arguments as :func:`build_graph`).
+
+    The IR is rewritten in place when ``canonical`` is set.
+
+    Raises:
+        GraphError: a rule failed on a hostile graph (named by ``source``).
+    """
+    with _one_line_errors(source):
+        if canonical:
+            if trace is not None:
+                trace.append(("clean-up", len(ir)))
+            canonicalize(ir, sets=CANONICAL_SETS if canonical is True else tuple(canonical), trace=trace)
+        graph = ir.to_layer_graph()
+        if rules is None:
+            rules = CANONICAL_MERGE_RULES if canonical else PAPER_MERGE_RULES
+        return merge_graph(graph, rules) if merge else graph
 
 
 @contextmanager
@@ -147,8 +183,8 @@ def _one_line_errors(source: str | None):
         raise GraphError(f"cannot build the layer graph ({type(exc).__name__}: {str(exc)[:160]})", source) from exc
 
 
-def _build(model: onnx.ModelProto, merge, rules, spatial, source, canonical, trace) -> LayerGraph:
-    """The body of :func:`build_graph` (same arguments, positional)."""
+def _build_ir(model: onnx.ModelProto, spatial, source) -> GraphIR:
+    """The body of :func:`build_ir`."""
     check_model(model, source)
     g = model.graph
     weight_dims: dict[str, tuple[tuple[int, ...], int]] = {
@@ -164,6 +200,8 @@ def _build(model: onnx.ModelProto, merge, rules, spatial, source, canonical, tra
         raise GraphError("the ONNX graph has no data input", source)
     alias: dict[str, str] = {}  # Identity/Dropout output -> the tensor it forwards
     layers: list[onnx.NodeProto] = []
+    computed: dict[str, int] = {}  # outputs of constant-folded nodes -> their ONNX element type
+    folded: dict[str, np.ndarray] = {}  # small values of constant-folded outputs
 
     def resolve(name: str) -> str:
         while name in alias:
@@ -199,17 +237,27 @@ def _build(model: onnx.ModelProto, merge, rules, spatial, source, canonical, tra
             continue
         ins = [resolve(i) for i in list(node.input) + outer.get(k_node, []) if i]
         if op in SHAPE_OPS or not any(i in data for i in ins):
-            continue  # shape computation or constant folding: not a layer
+            # shape computation or constant folding: not a layer; its outputs' element type is kept
+            dtype = _folded_dtype(node, ins, weight_dims, computed)
+            computed.update((o, dtype) for o in node.output if o)
+            _fold_value(node, resolve, tensors, folded)
+            continue
         data.update(o for o in node.output if o)
         layers.append(node)
     if not layers:
         raise GraphError("no layer depends on the model input", source)
 
     needed: set[str] = set()
+    wanted: set[str] = set()  # computed constants the layers read: their shapes give parameter counts
     for node in layers:
-        needed.update(resolve(i) for i in node.input if i and resolve(i) in data)
+        for i in node.input:
+            r = resolve(i) if i else ""
+            if r in data:
+                needed.add(r)
+            elif r and r not in weight_dims:
+                wanted.add(r)
         needed.update(o for o in node.output if o)
-    shapes = infer_shapes(model, needed=needed, spatial=spatial, source=source,
+    shapes = infer_shapes(model, needed=needed, spatial=spatial, source=source, wanted=wanted,
                           order=None if order == list(range(len(g.node))) else order)
     for name in needed:
         shape = shapes.get(name)
@@ -217,21 +265,62 @@ def _build(model: onnx.ModelProto, merge, rules, spatial, source, canonical, tra
             raise GraphError(f"the tensor {name!r} would have the negative shape {list(shape)} (a window larger "
                              "than its input?)", source)
 
-    ir = _layers_to_ir(model, layers, resolve, weight_dims, tensors, data, shapes, outer_of)
-    if canonical:
-        if trace is not None:
-            trace.append(("clean-up", len(ir)))
-        canonicalize(ir, sets=CANONICAL_SETS if canonical is True else tuple(canonical), trace=trace)
-    graph = ir.to_layer_graph()
-    if rules is None:
-        rules = CANONICAL_MERGE_RULES if canonical else PAPER_MERGE_RULES
-    return merge_graph(graph, rules) if merge else graph
+    return _layers_to_ir(model, layers, resolve, weight_dims, tensors, data, shapes, outer_of, computed, folded)
 
 
-def _layers_to_ir(model, layers, resolve, weight_dims, tensors, data, shapes, outer_of) -> GraphIR:
+def _folded_dtype(node: onnx.NodeProto, ins: list[str], weight_dims: dict, computed: dict[str, int]) -> int:
+    """The element type of a constant-folded node's outputs: a DequantizeLinear gives floats (its
+    ``output_dtype``), a Cast its ``to`` type, Shape and Size int64, anything else its first
+    input's type (UNDEFINED when unknown)."""
+    if node.op_type == "DequantizeLinear":
+        return int(_attrs(node).get("output_dtype", 0) or onnx.TensorProto.FLOAT)
+    if node.op_type == "Cast":
+        return int(_attrs(node).get("to", onnx.TensorProto.UNDEFINED))
+    if node.op_type in SHAPE_OPS:
+        return onnx.TensorProto.INT64
+    for i in ins:
+        if i in weight_dims:
+            return weight_dims[i][1]
+        if i in computed:
+            return computed[i]
+    return onnx.TensorProto.UNDEFINED
+
+
+def _fold_value(node: onnx.NodeProto, resolve, tensors: dict, folded: dict[str, np.ndarray]) -> None:
+    """Compute the small outputs of a constant-folded node whose inputs are all small known values
+    (a dequantized scalar, a Cast constant), with numpy only (:func:`hnn_tf.graph.propagate.evaluate`)."""
+    if node.op_type in SHAPE_OPS or not node.input or any(
+            a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+        return
+    values = []
+    for name in node.input:
+        if not name:
+            values.append(None)
+            continue
+        r = resolve(name)
+        v = folded.get(r)
+        if v is None and r in tensors:
+            v = _small_value(tensors[r])
+        if v is None:
+            return
+        values.append(v)
+    try:
+        out = evaluate(node, values, reference=False)
+    except Exception:  # noqa: BLE001 - a malformed constant: its value stays unknown
+        return
+    for name, v in zip(node.output, out or ()):
+        if name and v.size <= SMALL_CONST:
+            folded[name] = v
+
+
+def _layers_to_ir(model, layers, resolve, weight_dims, tensors, data, shapes, outer_of, computed,
+                  folded) -> GraphIR:
     """The layers as a :class:`GraphIR`: each with its resolved inputs, shapes, FLOPs and parameters.
 
-    The one loop over the layers, for the raw graph and the canonical one alike.
+    The one loop over the layers, for the raw graph and the canonical one alike. A tensor that
+    nodes dropped as constant folding compute (a dequantized, cast or transposed weight) is a
+    constant of its inferred shape and folded element type, and counts as a parameter of the
+    layer reading it like a stored weight would (:func:`hnn_tf.graph.cost.node_params`).
     """
     g = model.graph
     nodes = []
@@ -247,7 +336,10 @@ def _layers_to_ir(model, layers, resolve, weight_dims, tensors, data, shapes, ou
             else:  # computed by nodes dropped as constant folding: its shape is known, not its value
                 shape = shapes.get(i)
                 known = shape is not None and all(d is not None for d in shape)
-                consts[i] = Const(dims=tuple(shape) if known else (), dtype=onnx.TensorProto.UNDEFINED)
+                dtype = computed.get(i, onnx.TensorProto.UNDEFINED) if known else onnx.TensorProto.UNDEFINED
+                consts[i] = Const(dims=tuple(shape) if known else (), dtype=dtype, value=folded.get(i))
+                if known and dtype != onnx.TensorProto.UNDEFINED:
+                    weight_dims[i] = (tuple(int(d) for d in shape), dtype)
         in_shapes = [shapes.get(i) if i else None for i in ins]
         out_shapes = [shapes.get(o) if o else None for o in node.output]
         attrs = _attrs(node)

@@ -150,6 +150,8 @@ _FLOPS: dict[str, Callable] = {
     "BatchNormalization": _per_output(2),
     "InstanceNormalization": _per_output(2),
     "LayerNormalization": _per_output(2),
+    "RMSNormalization": _per_output(2),
+    "SimplifiedLayerNormalization": _per_output(2),
     "Softmax": _per_output(3),
     "LogSoftmax": _per_output(3),
 }

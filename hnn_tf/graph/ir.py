@@ -9,6 +9,7 @@ that features and hashers read. The raw graph of the paper is the IR with no rul
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +86,41 @@ class Node:
         return _static(self.out_shapes[k]) if k < len(self.out_shapes) else None
 
 
+def _encode(value):
+    """An attribute or constant value as JSON data (tagged where JSON has no type for it)."""
+    if isinstance(value, bytes):
+        return {"bytes": base64.b64encode(value).decode()}
+    if isinstance(value, np.ndarray):
+        return {"array": value.tolist(), "dtype": str(value.dtype), "shape": list(value.shape)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    if type(value).__name__ == "TensorProto":
+        from onnx import numpy_helper
+
+        try:
+            return _encode(numpy_helper.to_array(value))
+        except Exception:  # noqa: BLE001 - a tensor without readable data
+            return None
+    return None  # graphs, type protos: never read by the rules
+
+
+def _decode(value):
+    """The inverse of :func:`_encode`."""
+    if isinstance(value, dict):
+        if "bytes" in value:
+            return base64.b64decode(value["bytes"])
+        if "array" in value:
+            return np.asarray(value["array"], dtype=value["dtype"]).reshape(value["shape"])
+        return value
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
 def _static(shape) -> tuple | None:
     if shape is None or any(d is None for d in shape):
         return None
@@ -97,7 +133,8 @@ class GraphIR:
     The graph keeps, for every data tensor, its producer and its readers, and updates them
     on each edit, so every edit costs the degree of the nodes it touches, not the size of
     the graph. Rules change the graph through the edit methods (:meth:`set_inputs`,
-    :meth:`remove`, :meth:`bypass`, :meth:`absorb`, :meth:`insert_after`, :meth:`replace`),
+    :meth:`remove`, :meth:`bypass`, :meth:`absorb`, :meth:`insert_after`, :meth:`replace`,
+    :meth:`reorder`),
     never by assigning to a node's ``inputs``/``outputs`` or to :attr:`nodes`.
 
     Args:
@@ -259,6 +296,48 @@ class GraphIR:
         self._all.append(node)
         self._dirty = True
         return node
+
+    def reorder(self, nodes: list[Node]) -> None:
+        """Put the live layers in the order of ``nodes`` (which must hold each live layer once,
+        in a topological order; the caller guarantees it)."""
+        for k, n in enumerate(nodes):
+            n.key = (k,)
+        self._dirty = True
+
+    # -- storage -----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The live graph as JSON-ready data (:meth:`from_dict` reads it back).
+
+        Attribute values that are ONNX tensors are stored as their values; sub-graph
+        attributes are not kept (the builder never reads them).
+        """
+        return {
+            "nodes": [{"op": n.op, "name": n.name, "inputs": n.inputs, "outputs": n.outputs,
+                       "attrs": {k: _encode(v) for k, v in n.attrs.items()}, "flops": n.flops, "params": n.params,
+                       "in_shapes": [None if s is None else list(s) for s in n.in_shapes],
+                       "out_shapes": [None if s is None else list(s) for s in n.out_shapes]} for n in self.nodes],
+            "inputs": sorted(self.inputs),
+            "outputs": self.outputs,
+            "consts": {k: {"dims": list(c.dims), "dtype": c.dtype, "value": None if c.value is None else _encode(c.value)}
+                       for k, c in self.consts.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GraphIR":
+        """A graph from :meth:`to_dict`'s data.
+
+        Raises:
+            KeyError, TypeError, ValueError: malformed data.
+        """
+        nodes = [Node(op=d["op"], name=d["name"], inputs=list(d["inputs"]), outputs=list(d["outputs"]),
+                      attrs={k: _decode(v) for k, v in d["attrs"].items()}, flops=int(d["flops"]),
+                      params=int(d["params"]),
+                      in_shapes=[None if s is None else tuple(s) for s in d["in_shapes"]],
+                      out_shapes=[None if s is None else tuple(s) for s in d["out_shapes"]]) for d in data["nodes"]]
+        consts = {k: Const(dims=tuple(c["dims"]), dtype=int(c["dtype"]),
+                           value=None if c["value"] is None else np.asarray(_decode(c["value"])))
+                  for k, c in data["consts"].items()}
+        return cls(nodes, set(data["inputs"]), list(data["outputs"]), consts)
 
     # -- result ------------------------------------------------------------------------
     def to_layer_graph(self) -> LayerGraph:

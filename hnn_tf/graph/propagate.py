@@ -16,8 +16,10 @@ costs a full inference and onnxruntime's symbolic inference minutes.
 
 What stays unknown: the outputs of ops whose output size depends on the data (``NonZero``,
 ``NonMaxSuppression``, ``Unique``, ``Compress``: detection post-processing) and what follows
-them; control-flow ops (``Loop``, ``Scan``, ``If``) whose schema inference cannot resolve their
-bodies; ops of other domains (``com.microsoft``) and model-local functions.
+them; the outputs of control-flow ops (``Loop``, ``Scan``, ``If``) and sequence ops whose
+schema inference (which reads their bodies) gives no static shape, such as a Loop that
+builds a sequence of run-time length (torchvision's MViT pools so), and what follows them; ops
+of other domains (``com.microsoft``) and model-local functions.
 :func:`propagate` reports which unknown tensors are data-dependent, so that the caller
 (:func:`hnn_tf.graph.shapes.infer_shapes`) can accept those as unknown and fall back to an
 onnxruntime run only for the rest.
@@ -31,13 +33,20 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["DATA_DEPENDENT_OPS", "Propagation", "propagate"]
+__all__ = ["DATA_DEPENDENT_OPS", "RUNTIME_SHAPED_OPS", "Propagation", "propagate"]
 
 #: Ops whose output shape depends on the input's values, not only its shape.
-DATA_DEPENDENT_OPS = frozenset({"NonZero", "NonMaxSuppression", "Unique", "Compress", "StringSplit", "RoiAlign"})
+DATA_DEPENDENT_OPS = frozenset({"NonZero", "NonMaxSuppression", "Unique", "Compress", "StringSplit"})
+#: Control-flow ops and ops on tensor sequences: when their schema's inference cannot give
+#: static output shapes (a trip count or branch computed at run time, a sequence whose length
+#: is), their outputs are treated as data-dependent too.
+RUNTIME_SHAPED_OPS = frozenset({"Loop", "Scan", "If", "SequenceEmpty", "SequenceConstruct", "SequenceInsert",
+                                "SequenceErase", "SequenceAt", "SequenceLength", "SplitToSequence",
+                                "ConcatFromSequence", "SequenceMap"})
 #: Values with more elements than this are not kept (shape values are short vectors).
 MAX_VALUE_ELEMENTS = 4096
 
+_FLOATS = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.DOUBLE}
 #: Ops whose output can be much larger than their inputs: their size is checked before evaluation.
 _GROWING = frozenset({"ConstantOfShape", "Expand", "Tile", "Range"})
 
@@ -49,7 +58,8 @@ class Propagation:
     Attributes:
         shapes: tensor name -> static shape (tuple of int) for every tensor it could infer.
         dynamic: names of tensors whose shape is unknown because it depends on the input's
-            values (downstream of :data:`DATA_DEPENDENT_OPS`).
+            values (downstream of :data:`DATA_DEPENDENT_OPS`, or of a
+            :data:`RUNTIME_SHAPED_OPS` node whose output shapes are not static).
         unresolved: op types (with their domain when not the ONNX one) of nodes it could not
             infer for another reason; their outputs are unknown and not in ``dynamic``.
     """
@@ -141,6 +151,33 @@ def _cast(node, x):
     return x.astype(helper.tensor_dtype_to_np_dtype(to))
 
 
+def _dequantize(node, x, scale, zero_point=None):
+    axis = int(_attr(node, "axis", 1))
+    x = x.astype(np.float32)
+    scale = np.asarray(scale, dtype=np.float32)
+    zp = np.zeros_like(scale) if zero_point is None else np.asarray(zero_point, dtype=np.float32)
+    if scale.ndim == 1 and x.ndim > 1:  # per-axis
+        shape = [1] * x.ndim
+        shape[axis % x.ndim] = -1
+        scale, zp = scale.reshape(shape), zp.reshape(shape)
+    return (x - zp) * scale
+
+
+def _quantize(node, x, scale, zero_point=None):
+    axis = int(_attr(node, "axis", 1))
+    x = np.asarray(x, dtype=np.float32)
+    scale = np.asarray(scale, dtype=np.float32)
+    zp = np.zeros((), np.uint8) if zero_point is None else np.asarray(zero_point)
+    if scale.ndim == 1 and x.ndim > 1:  # per-axis
+        shape = [1] * x.ndim
+        shape[axis % x.ndim] = -1
+        scale, zpf = scale.reshape(shape), zp.astype(np.float32).reshape(shape)
+    else:
+        zpf = zp.astype(np.float32)
+    info = np.iinfo(zp.dtype)
+    return np.clip(np.rint(x / scale) + zpf, info.min, info.max).astype(zp.dtype)
+
+
 def _constant_of_shape(node, shape):
     value = _attr(node, "value")
     fill = numpy_helper.to_array(value).reshape(-1)[0] if value is not None else np.float32(0)
@@ -192,6 +229,8 @@ _EVAL = {
     "Reshape": lambda n, x, s: x.reshape([x.shape[k] if d == 0 and not _attr(n, "allowzero", 0) else int(d)
                                           for k, d in enumerate(s)]),
     "ConstantOfShape": _constant_of_shape,
+    "DequantizeLinear": _dequantize,
+    "QuantizeLinear": _quantize,
     "ReduceProd": _reduce(np.prod),
     "ReduceSum": _reduce(np.sum),
     "ReduceMax": _reduce(np.max),
@@ -237,17 +276,31 @@ def _output_size(node: onnx.NodeProto, values: list[np.ndarray | None]) -> float
     return abs((limit - start) / delta) if delta else float("inf")
 
 
-def _evaluate(node: onnx.NodeProto, values: list[np.ndarray | None]) -> list[np.ndarray] | None:
+def evaluate(node: onnx.NodeProto, values: list[np.ndarray | None], reference: bool = True) -> list[np.ndarray] | None:
+    """The outputs of ``node`` computed from its input values (numpy for the ops of shape
+    arithmetic and dequantization, else onnx's reference implementation when ``reference``).
+
+    Returns:
+        a list of arrays, or None when the op is not evaluated here (an op without a numpy
+        evaluation and ``reference`` False; a growing op whose output would exceed
+        :data:`MAX_VALUE_ELEMENTS`).
+    Raises:
+        Exception: whatever the evaluation raises on malformed inputs; callers catch it.
+    """
     if node.op_type in _GROWING and not _output_size(node, values) <= MAX_VALUE_ELEMENTS:
         return None  # a large constant: only its type matters (the schema infers it)
     fn = _EVAL.get(node.op_type)
     if fn is not None:
-        out = fn(node, *values)
+        with np.errstate(all="ignore"):
+            out = fn(node, *values)
         return [np.asarray(out)]
+    if not reference:
+        return None
     from onnx.reference import ReferenceEvaluator
 
     feeds = {name: v for name, v in zip(node.input, values) if name}
-    return [np.asarray(v) for v in ReferenceEvaluator(node).run(None, feeds)]
+    with np.errstate(all="ignore"):
+        return [np.asarray(v) for v in ReferenceEvaluator(node).run(None, feeds)]
 
 
 def _type_proto(elem: int, shape) -> onnx.TypeProto:
@@ -319,7 +372,7 @@ def propagate(model: onnx.ModelProto, feeds: dict[str, tuple[int, ...]]) -> Prop
         if known and all(i in values for i in known) and not any(
                 a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
             try:
-                results = _evaluate(node, [values.get(i) if i else None for i in ins])
+                results = evaluate(node, [values.get(i) if i else None for i in ins])
             except Exception:  # noqa: BLE001 - fall through to the schema's inference
                 results = None
             if results is not None and len(results) >= len(outs):
@@ -329,26 +382,39 @@ def propagate(model: onnx.ModelProto, feeds: dict[str, tuple[int, ...]]) -> Prop
                         if v.size <= MAX_VALUE_ELEMENTS:
                             values[o] = v
                 continue
-        if any(i not in types for i in known):
+        runtime_shaped = op in RUNTIME_SHAPED_OPS
+        if any(i not in types for i in known) and not runtime_shaped:
             unresolved.add(op)
             continue
+        inferred: dict = {}
         try:
             schema = onnx.defs.get_schema(op, opsets.get("", 1), "")
-            input_types = {i: _type_proto(*types[i]) for i in known}
+            scope = types if runtime_shaped else {i: types[i] for i in known}  # bodies read outer tensors
+            input_types = {i: _type_proto(*t) for i, t in scope.items()}
             data = {i: numpy_helper.from_array(values[i], i) for i in known if i in values}
-            inferred = onnx.shape_inference.infer_node_outputs(schema, node, input_types, data,
-                                                               opset_imports=list(model.opset_import))
+            try:
+                inferred = onnx.shape_inference.infer_node_outputs(schema, node, input_types, data,
+                                                                   opset_imports=list(model.opset_import))
+            except onnx.shape_inference.InferenceError:
+                # mixed float types (an fp16 conversion that left a constant in float32): the
+                # shapes do not depend on them, so infer with the first input's type throughout
+                first = types[known[0]][0] if known else TensorProto.FLOAT
+                input_types = {i: _type_proto(first if t[0] in _FLOATS else t[0], t[1]) for i, t in scope.items()}
+                data = {i: numpy_helper.from_array(values[i].astype(helper.tensor_dtype_to_np_dtype(first))
+                                                   if values[i].dtype.kind == "f" else values[i], i)
+                        for i in known if i in values}
+                inferred = onnx.shape_inference.infer_node_outputs(schema, node, input_types, data,
+                                                                   opset_imports=list(model.opset_import))
         except Exception:  # noqa: BLE001 - unknown op, malformed node: unknown outputs
-            unresolved.add(op)
-            continue
+            pass
         for o in outs:
             tp = inferred.get(o)
-            if tp is None or not tp.HasField("tensor_type") or not tp.tensor_type.HasField("shape"):
+            dims = tp.tensor_type.shape.dim if tp is not None and tp.HasField("tensor_type") \
+                and tp.tensor_type.HasField("shape") else None
+            if dims is not None and all(d.HasField("dim_value") for d in dims):
+                types[o] = (tp.tensor_type.elem_type, tuple(int(d.dim_value) for d in dims))
+            elif runtime_shaped:
+                dynamic.add(o)
+            else:
                 unresolved.add(op)
-                continue
-            dims = tp.tensor_type.shape.dim
-            if not all(d.HasField("dim_value") for d in dims):
-                unresolved.add(op)
-                continue
-            types[o] = (tp.tensor_type.elem_type, tuple(int(d.dim_value) for d in dims))
     return Propagation(shapes={k: v[1] for k, v in types.items()}, dynamic=dynamic, unresolved=unresolved)

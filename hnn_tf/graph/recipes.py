@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import onnx
 
 from hnn_tf.errors import HNNError
-from hnn_tf.graph.builder import build_graph
+from hnn_tf.graph.builder import build_graph, graph_from_ir
+from hnn_tf.graph.ir import GraphIR
 from hnn_tf.graph.layer_graph import LayerGraph
 from hnn_tf.graph.merge import CANONICAL_MERGE_RULES, PAPER_MERGE_RULES, MergeRule, merge_graph
 from hnn_tf.graph.rules import CANONICAL_SETS
@@ -59,6 +60,15 @@ class Recipe:
             GraphError: as :func:`hnn_tf.graph.build_graph`.
         """
         return build_graph(model, source=source, canonical=self.rule_sets or False, trace=trace)
+
+    def base_from_ir(self, ir: GraphIR, source: str | None = None) -> LayerGraph:
+        """The base graph from an IR of :func:`hnn_tf.graph.builder.build_ir` (left unchanged).
+
+        Raises:
+            GraphError: a rule failed on a hostile graph.
+        """
+        return graph_from_ir(GraphIR.from_dict(ir.to_dict()) if self.rule_sets else ir,
+                             canonical=self.rule_sets or False, source=source)
 
     def finish(self, base: LayerGraph) -> LayerGraph:
         """Apply the merge rules to a base graph made by :meth:`build_base`."""

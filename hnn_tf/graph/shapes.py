@@ -29,6 +29,7 @@ Large float initializers are turned into typed graph inputs before inference, so
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import onnx
@@ -124,9 +125,32 @@ def _complete(shapes: dict[str, Shape], needed: set[str]) -> bool:
     return True
 
 
+def _symbolic_shapes(model: Any) -> Any:
+    """onnxruntime's symbolic shape inference on ``model``, keeping what it found when incomplete.
+
+    ``SymbolicShapeInference.infer_shapes`` saves the model (with its weights as external data
+    under random names) into the current directory when inference is incomplete, then raises;
+    hnn writes nothing outside its temp folder, so this drives the same steps
+    (``_preprocess``, ``_infer_impl`` until done) without that save and returns the partly
+    inferred model (``onnx.ModelProto``), or None when the opset is below 7.
+    Source: ``onnxruntime.tools.symbolic_shape_infer``.
+    """
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference, get_opset
+
+    opset = get_opset(model)
+    if not opset or opset < 7:
+        return None
+    sym = SymbolicShapeInference(2**31 - 1, True, True, 0)  # int_max, auto_merge, guess_output_rank, verbose
+    sym._preprocess(model)
+    while sym.run_:
+        sym._infer_impl()
+    sym._update_output_from_vi()
+    return sym.out_mp_
+
+
 def infer_shapes(
     model: onnx.ModelProto, needed: set[str] | None = None, spatial: int = DEFAULT_SPATIAL, source: str | None = None,
-    order: list[int] | None = None,
+    order: list[int] | None = None, wanted: set[str] | None = None,
 ) -> dict[str, tuple[int, ...]]:
     """Static shapes of the model's tensors on the trigger input.
 
@@ -138,6 +162,8 @@ def infer_shapes(
         spatial: size used for unknown non-batch input dimensions.
         source: file name for error messages.
         order: the nodes' topological order as indices, when the stored order is not one.
+        wanted: tensors whose shapes are useful but not required (constants computed in the
+            graph): when ONNX's inference misses some, method 2 runs for them, never method 3.
     Returns:
         dict tensor name -> tuple of ints; tensors whose shape depends on the input's values,
         or that no method could infer, are absent or have ``None`` entries.
@@ -153,6 +179,11 @@ def infer_shapes(
         inferred = onnx.shape_inference.infer_shapes(light, check_type=False, strict_mode=False, data_prop=True)
         shapes = _collect(inferred)
         if _complete(shapes, needed):
+            if wanted and not _complete(shapes, wanted):
+                found = propagate(light, feeds)
+                for k in wanted:
+                    if (shapes.get(k) is None or None in shapes[k]) and k in found.shapes:
+                        shapes[k] = found.shapes[k]
             return shapes  # type: ignore[return-value]
     except Exception as exc:  # noqa: BLE001 - any failure moves on to the next method
         errors.append(f"onnx shape inference: {exc}")
@@ -174,9 +205,7 @@ def infer_shapes(
     except Exception as exc:  # noqa: BLE001
         errors.append(f"onnxruntime run: {exception_line(exc)}")
     try:
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
-        inferred = SymbolicShapeInference.infer_shapes(light, auto_merge=True, guess_output_rank=True)
+        inferred = _symbolic_shapes(light)
         if inferred is not None:
             sym = _collect(inferred)
             for k, v in sym.items():
