@@ -49,19 +49,30 @@ X_NHWC = (1, 6, 6, 8)
 
 def test_rule_list():
     assert [r.name for r in CANONICAL_RULES] == [
-        "strip_trailing_softmax", "remove_dead_nodes", "drop_layout_transposes", "drop_single_input_concat",
-        "merge_nested_concat", "fold_pad", "clip_to_relu", "matmul_add_to_gemm", "affine_to_batchnorm", "fold_batchnorm",
-        "global_pool", "reshape_to_flatten", "count_affine_bias",
+        "drop_float_casts", "dequantize", "qlinear_to_float", "integer_to_float",  # precision
+        "strip_trailing_softmax", "remove_dead_nodes",  # clean-up
+        "drop_layout_transposes", "drop_transposes", "drop_neutral_arithmetic", "drop_noops", "slices_to_split",
+        "drop_single_input_concat", "merge_nested_concat", "drop_gemm_reshapes", "fold_pad",  # layout
+        "clip_to_relu", "fuse_silu", "fuse_hardsigmoid", "fuse_hardswish", "fuse_gelu", "matmul_add_to_gemm",
+        "fuse_layernorm", "fuse_rmsnorm", "affine_to_batchnorm", "fold_batchnorm",
+        "global_pool", "reshape_to_flatten", "collapse_data_movement", "count_affine_bias", "canonical_order",
     ]
     assert [r.label for r in CANONICAL_MERGE_RULES] == ["Conv-Relu", "Conv-Relu6"]
 
 
 def test_every_rule_and_pass_has_its_test():
-    """Each registered rule or pass is a unit with its own test in this file (test_<its name>)."""
+    """Each registered rule or pass is a unit with its own test, ``test_<its name>``, in this
+    file or in tests/test_rules_*.py."""
+    import pathlib
+    import re
+
     from hnn_tf.graph.rules import PASSES, RULES
 
+    here = pathlib.Path(__file__).parent
+    defined = {m for f in (here / "test_canonical.py", *sorted(here.glob("test_rules_*.py")))
+               for m in re.findall(r"^def (test_\w+)\(", f.read_text(), flags=re.M)}
     names = {f"test_{n}" for n in (*RULES, *PASSES)}
-    assert names <= set(globals()), sorted(names - set(globals()))
+    assert names <= defined, sorted(names - defined)
 
 
 def test_strip_trailing_softmax():
@@ -308,7 +319,7 @@ def test_build_graph_canonical_on_a_keras_style_export():
     assert g.edges.tolist() == [[0, 1], [1, 2], [2, 3], [3, 4]]
     assert g.params.tolist() == [8 * 27 + 8, 0, 0, 0, 8 * 5 + 5]
     assert g.flops[0] == raw.flops[raw.ops.index("Conv")]
-    assert trace[0] == ("clean-up", 10) and trace[-1] == ("count_affine_bias", 5)
+    assert trace[0] == ("clean-up", 10) and trace[-1] == ("canonical_order", 5)
     merged = build_graph(m, canonical=True, merge=True)
     assert merged.ops == ["Conv-Relu6", "GlobalAveragePool", "Flatten", "Gemm"]
 

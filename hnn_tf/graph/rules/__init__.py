@@ -27,11 +27,15 @@ package imports them all, so the registries :data:`RULES` and :data:`PASSES` and
 (:func:`groups`, :func:`steps`) are the one list of rules. ``hnn rules`` prints it; the
 README and the tests read it from here. Adding a rule is adding one file.
 
-The sets, in run order: ``cleanup`` (trailing Softmax, dead layers), ``layout`` (layout
-Transposes, single-input and nested Concats, Pads), ``spelling`` (Clip as ReLU/ReLU6,
-MatMul + Add as Gemm), ``batchnorm`` (per-channel affine chains as BatchNorm, BatchNorm folded
-into Conv), ``pooling`` (global pooling, flattening) and ``counts`` (affine bias parameters).
-The canonical graph applies them all (:data:`CANONICAL_SETS`).
+The sets, in run order: ``precision`` (float Casts, QuantizeLinear/DequantizeLinear pairs,
+QOperator ops and dynamic quantization back to the float ops), ``cleanup`` (trailing Softmax,
+dead layers), ``layout`` (layout Transposes, single-input and nested Concats, Pads),
+``spelling`` (Clip as ReLU/ReLU6, MatMul + Add as Gemm), ``activations`` (SiLU, HardSigmoid,
+HardSwish and GELU written out, as one layer each), ``normalization`` (LayerNorm and RMSNorm
+written out, as one layer each), ``batchnorm`` (per-channel affine chains as BatchNorm,
+BatchNorm folded into Conv), ``pooling`` (global pooling, flattening) and ``counts`` (affine
+bias parameters), then ``order`` (one canonical topological order). The canonical graph
+applies them all (:data:`CANONICAL_SETS`).
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ for _info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{_info.name}")
 
 #: The rule sets the canonical graph applies, in order.
-CANONICAL_SETS: tuple[str, ...] = ("cleanup", "layout", "spelling", "batchnorm", "pooling", "counts")
+CANONICAL_SETS: tuple[str, ...] = ("precision", "cleanup", "layout", "spelling", "activations", "normalization",
+                                   "batchnorm", "pooling", "counts", "order")
 
 __all__ = ["CANONICAL_SETS", "PASSES", "RULES", "Pass", "Rule", "groups", "register_pass", "register_rule", "step",
            "steps"]

@@ -33,3 +33,46 @@ def channel_axis(shape: tuple | None, c: Const) -> int | None:
     if axis not in (1, rank - 1) or padded[axis] != shape[axis] or shape[axis] <= 1:
         return None
     return axis
+
+
+def scalar(g, name: str) -> float | None:
+    """The value of constant ``name`` if it is one number (any shape with one element), else None."""
+    c = g.consts.get(name)
+    v = None if c is None else c.value
+    if v is None or np.size(v) != 1:
+        return None
+    return float(np.asarray(v, dtype=np.float64).reshape(-1)[0])
+
+
+def other(n, tensor: str) -> str | None:
+    """The other input of a two-input node that reads ``tensor`` once, else None."""
+    if len(n.inputs) != 2 or n.inputs.count(tensor) != 1:
+        return None
+    return n.inputs[1] if n.inputs[0] == tensor else n.inputs[0]
+
+
+def only_reader(g, n, ops: set | frozenset | None = None):
+    """The one layer reading ``n``'s single output (and no model output), if its op is in ``ops``."""
+    r = g.sole_reader(n)
+    return r if r is not None and (ops is None or r.op in ops) else None
+
+
+def numel(shape) -> int:
+    """Elements of a static shape (0 when unknown)."""
+    if shape is None or any(d is None for d in shape):
+        return 0
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def fused(op: str, chain: list, inputs: list[str], attrs: dict | None = None, flops: int | None = None,
+          params: int = 0, in_shapes: list | None = None):
+    """A new layer replacing ``chain`` (its last node's outputs and shapes), as the fusion rules make them.
+
+    FLOPs default to one per output element (an activation's cost in :mod:`hnn_tf.graph.cost`).
+    """
+    from hnn_tf.graph.ir import Node
+
+    last = chain[-1]
+    return Node(op=op, name="+".join(c.name for c in chain), inputs=list(inputs), outputs=list(last.outputs),
+                attrs=dict(attrs or {}), flops=numel(last.out_shape(0)) if flops is None else int(flops),
+                params=int(params), in_shapes=list(in_shapes or []), out_shapes=list(last.out_shapes))

@@ -7,9 +7,12 @@ from hnn_tf.graph.rules.base import Rule, register_rule
 
 @register_rule
 class MatMulAddToGemm(Rule):
-    """A MatMul of a 2-D tensor by a constant 2-D matrix, with an optional following Add of a constant bias, becomes one ``Gemm``.
+    """A MatMul of a tensor by a constant 2-D matrix, with an optional following Add of a constant bias, becomes one ``Gemm``.
 
-    PyTorch's Linear; tf2onnx writes Keras' Dense so. FLOPs stay the MatMul's (bias
+    PyTorch's Linear (on 2-D inputs, and on the (batch, tokens, features) inputs of
+    transformers); tf2onnx writes Keras' Dense so. ``Gemm`` here names the fully connected
+    layer whatever its input's rank (ONNX's Gemm is 2-D; an optimiser such as onnxruntime's
+    reshapes to 2-D around one, see ``drop_gemm_reshapes``). FLOPs stay the MatMul's (bias
     additions are not counted); parameters are recounted by ``count_affine_bias``.
     """
 
@@ -23,8 +26,8 @@ class MatMulAddToGemm(Rule):
         a = n.in_shape(0)
         if w is None or len(w.dims) != 2:
             return "the right operand is not a constant matrix"
-        if a is None or len(a) != 2:
-            return "the left operand is not 2-D"
+        if a is None or len(a) < 2 or a[-1] != w.dims[0]:
+            return "the left operand is not a matrix or a stack of rows"
         return None
 
     def rewrite(self, g, n):

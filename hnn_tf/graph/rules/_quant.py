@@ -1,0 +1,106 @@
+"""What the quantization rules share (not a rule: files starting with ``_`` are not loaded).
+
+Quantizers fold a ReLU into the layer before it: onnxruntime's QDQ and QOperator quantizers
+remove a Relu (or Clip) whose input no other layer reads and give the layer's output the
+ReLU's quantization range, which starts at 0, so its zero point is the smallest value of the
+integer type (0 for uint8, -128 for int8). :func:`folded_relu` reads that back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+_FLOATS = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
+                     onnx.TensorProto.DOUBLE})
+#: The smallest value of each quantized element type.
+_MIN = {onnx.TensorProto.UINT8: 0, onnx.TensorProto.INT8: -128, onnx.TensorProto.UINT16: 0,
+        onnx.TensorProto.INT16: -32768, onnx.TensorProto.UINT4: 0, onnx.TensorProto.INT4: -8}
+#: Layers whose output is never negative: a range starting at 0 after them says nothing.
+NONNEGATIVE_OPS = frozenset({"Relu", "Relu6", "Sigmoid", "Softmax", "HardSigmoid", "Exp", "Abs", "Sqrt",
+                             "QLinearSigmoid", "QLinearSoftmax"})
+#: Layers that keep their input's sign: non-negative if their data inputs are.
+SIGN_KEEPING_OPS = frozenset({
+    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Concat", "Reshape", "Flatten", "Transpose",
+    "Resize", "Pad", "Slice", "Split", "Gather", "Squeeze", "Unsqueeze", "Identity", "QuantizeLinear",
+    "DequantizeLinear", "QLinearConcat", "QLinearGlobalAveragePool", "QLinearAveragePool", "ReduceMax",
+    "ReduceMean", "Add", "Mul", "QLinearAdd", "QLinearMul", "DepthToSpace", "SpaceToDepth", "Tile", "Expand",
+})
+
+
+def zero_point_at_min(g, name: str) -> bool:
+    """True if constant ``name`` is a zero point equal to its integer type's smallest value."""
+    c = g.consts.get(name)
+    if c is None or c.value is None or c.dtype not in _MIN:
+        return False
+    v = np.asarray(c.value).reshape(-1)
+    return v.size >= 1 and bool(np.all(v == _MIN[c.dtype]))
+
+
+def clipped_at_zero(g, n) -> bool:
+    """True if ``n`` is a float Clip whose lower bound is a known constant >= 0 (a ReLU6 before
+    ``clip_to_relu`` has named it so)."""
+    if n.op != "Clip":
+        return False
+    if len(n.inputs) > 1 and n.inputs[1]:
+        c = g.consts.get(n.inputs[1])
+        v = None if c is None or c.dtype not in _FLOATS else c.value
+        return v is not None and np.size(v) == 1 and float(np.asarray(v).reshape(-1)[0]) >= 0
+    return "min" in n.attrs and float(n.attrs["min"]) >= 0
+
+
+def nonnegative(g, tensor: str, depth: int = 8) -> bool:
+    """True if the layers computing ``tensor`` make it non-negative (looking back ``depth`` layers)."""
+    p = g.producer(tensor)
+    if p is None or depth <= 0:
+        return False
+    if p.op in NONNEGATIVE_OPS or clipped_at_zero(g, p):
+        return True
+    if p.op not in SIGN_KEEPING_OPS:
+        return False
+    data = [i for i in p.inputs if i and i not in g.consts]
+    if p.op.startswith("QLinear") and p.op != "QLinearConcat":
+        data = data[:1] if p.op in ("QLinearGlobalAveragePool", "QLinearAveragePool") else data
+    return bool(data) and all(nonnegative(g, i, depth - 1) for i in data)
+
+
+#: Layers a quantizer folds a ReLU into (onnxruntime removes a Relu or Clip after any single-use
+#: output; in practice these): only after them is a range starting at 0 read as a folded ReLU.
+RELU_HOSTS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "Add", "Sum"})
+#: Bounded activations: adding a constant to them can make a non-negative range on its own.
+_BOUNDED = frozenset({"Erf", "Tanh", "Sigmoid", "Softmax", "HardSigmoid", "Sin", "Cos"})
+
+
+def output_nonnegative(g, op: str, data_inputs: list[str]) -> bool:
+    """True if a layer ``op`` reading ``data_inputs`` always gives a non-negative output."""
+    if op in NONNEGATIVE_OPS:
+        return True
+    if op in SIGN_KEEPING_OPS:
+        return bool(data_inputs) and all(nonnegative(g, i) for i in data_inputs)
+    return False  # Conv, MatMul, Gemm, ...: any sign
+
+
+def folded_relu(g, zero_point: str, op: str, data_inputs: list[str]) -> bool:
+    """True if the output of a layer ``op`` reading ``data_inputs``, quantized with zero point
+    ``zero_point``, had a ReLU folded into it: its range starts at 0 and the layer does not explain that."""
+    if op not in RELU_HOSTS or not zero_point_at_min(g, zero_point):
+        return False
+    if op in ("Add", "Sum") and any(p is not None and p.op in _BOUNDED for p in map(g.producer, data_inputs)):
+        return False
+    return not output_nonnegative(g, op, data_inputs)
+
+
+def add_relu_after(g, node, index: int = 0) -> None:
+    """Insert a ``Relu`` layer reading output ``index`` of ``node``; its readers read the Relu."""
+    from hnn_tf.graph.ir import Node
+    from hnn_tf.graph.rules._helpers import numel
+
+    out = node.outputs[index]
+    inner = f"{out}::before_relu"
+    shapes = list(node.out_shapes)
+    g.set_outputs(node, [inner if k == index else o for k, o in enumerate(node.outputs)])
+    relu = Node(op="Relu", name=f"{node.name}::folded_relu", inputs=[inner], outputs=[out],
+                flops=numel(shapes[index] if index < len(shapes) else None),
+                in_shapes=[shapes[index] if index < len(shapes) else None],
+                out_shapes=[shapes[index] if index < len(shapes) else None])
+    g.insert_after(node, relu)  # the readers of ``out`` now read the Relu's output

@@ -1,0 +1,122 @@
+"""The precision rules (set ``precision``): a quantized or half-precision model has its float
+source's canonical graph. Each test makes the variant with the tool people use
+(hnn_tf/zoo/variants.py: onnxruntime's quantizers, onnxconverter-common's float16) from a small
+hand-written network, checks that the variant really holds the ops the rule reads, and that
+its canonical graph is the float one (ops, FLOPs, parameters, edges)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from hnn_tf.graph import build_graph, build_ir
+from hnn_tf.graph.rewrite import apply
+from hnn_tf.zoo.variants import VARIANTS, make_variant
+
+
+def _net(relu6: bool):
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        """Conv-BN-ReLU, Conv-BN-ReLU(6), a residual Add, pooling, Linear-GELU-Linear."""
+
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+            self.c2 = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8),
+                                    nn.ReLU6() if relu6 else nn.ReLU())
+            self.fc, self.act, self.out = nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 5)
+
+        def forward(self, x):
+            a = self.c1(x)
+            b = self.c2(a) + a
+            return self.out(self.act(self.fc(b.mean((2, 3)))))
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    return net
+
+
+@pytest.fixture(scope="module")
+def float_models():
+    import torch
+
+    from hnn_tf.converters.pytorch import export_module
+
+    return {r6: export_module(_net(r6), (torch.zeros(1, 3, 16, 16),), keep_weights=True) for r6 in (False, True)}
+
+
+def _same(variant: onnx.ModelProto, source: onnx.ModelProto, must_hold: set[str]):
+    raw_ops = {n.op_type for n in variant.graph.node}
+    assert must_hold <= raw_ops, f"the variant lacks {must_hold - raw_ops}"
+    a, b = build_graph(variant, canonical=True), build_graph(source, canonical=True)
+    assert a.ops == b.ops
+    assert a.fingerprint() == b.fingerprint()  # FLOPs, parameters and edges too
+    return a
+
+
+def test_drop_float_casts(float_models):
+    for src in float_models.values():
+        g = _same(make_variant(src, "fp16"), src, {"Cast"})
+        assert "Cast" not in g.ops
+    # a Cast of a boolean (a mask made float) is computation and stays
+    nodes = [helper.make_node("Greater", ["x", "zero"], ["mask"]),
+             helper.make_node("Cast", ["mask"], ["maskf"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["x", "maskf"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              initializer=[numpy_helper.from_array(np.zeros((1,), np.float32), "zero")])
+    ir = build_ir(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    assert [n.op for n in ir.nodes] == ["Greater", "Cast", "Mul"]
+    assert not apply(ir, "drop_float_casts") and [n.op for n in ir.nodes] == ["Greater", "Cast", "Mul"]
+
+
+def test_dequantize(float_models):
+    src = float_models[False]
+    g = _same(make_variant(src, "qdq"), src, {"QuantizeLinear", "DequantizeLinear"})
+    assert g.ops.count("Relu") == 2  # both folded into the quantized ranges, both restored
+    # a ReLU6 whose bound the calibration never reached is folded into a range that says
+    # only "from 0": it comes back as a Relu (a documented limit, docs/method.md)
+    r6 = float_models[True]
+    g6 = build_graph(make_variant(r6, "qdq"), canonical=True)
+    assert g6.ops == build_graph(src, canonical=True).ops
+
+
+def test_qlinear_to_float(float_models):
+    for src in float_models.values():
+        g = _same(make_variant(src, "qoperator"), src, {"QLinearConv", "QLinearAdd", "QGemm"})
+        assert not any(op.startswith("Q") for op in g.ops)
+
+
+def test_integer_to_float(float_models):
+    for src in float_models.values():
+        _same(make_variant(src, "dynamic"), src, {"DynamicQuantizeLinear", "ConvInteger", "MatMulInteger"})
+
+
+def test_optimisers_keep_the_canonical_graph(float_models):
+    """onnxruntime's quant_pre_process, onnxsim and onnxslim fold and fuse; the canonical graph
+    stays (the layout rules read what they leave)."""
+    src = float_models[True]
+    for name in ("pre_process", "onnxsim", "onnxslim"):
+        variant = make_variant(src, name)
+        assert build_graph(variant, canonical=True).fingerprint() == build_graph(src, canonical=True).fingerprint(), name
+    assert set(VARIANTS) == {"pre_process", "dynamic", "qdq", "qoperator", "fp16", "onnxsim", "onnxslim"}
+
+
+def test_variant_errors_are_one_line(float_models):
+    from hnn_tf.errors import ConversionError, HNNError
+
+    with pytest.raises(HNNError, match="unknown variant"):
+        make_variant(float_models[False], "int3")
+    broken = onnx.ModelProto()
+    broken.CopyFrom(float_models[False])
+    broken.graph.node[0].input[0] = "missing"
+    with pytest.raises(ConversionError, match="quantization failed"):
+        make_variant(broken, "dynamic")
