@@ -13,6 +13,8 @@ contents and suffix, and runs it. Built-in converters:
 - ``tflite`` (:mod:`hnn_tf.converters.tflite`): ``.tflite`` files.
 - ``jax`` (:mod:`hnn_tf.converters.jax_flax`): Flax NNX and Equinox modules, JAX functions.
 - ``onnx`` (:mod:`hnn_tf.converters.onnx_file`): ``onnx.ModelProto`` and ``.onnx`` files.
+- ``transformers`` (:mod:`hnn_tf.converters.transformers_hf`): ``PreTrainedModel`` objects and
+  local folders with a transformers ``config.json`` (no code from the folder runs without ``trust``).
 
 Other packages add frameworks through the entry-point group ``hnn.converters``
 (:func:`load_plugins`, loaded on first use; see README "Converters").
@@ -37,6 +39,7 @@ from .registry import (
 
 # Built-in converters register themselves on import; the order is the detection order.
 from . import onnx_file as _onnx_file  # noqa: E402,F401
+from . import transformers_hf as _transformers_hf  # noqa: E402,F401  # before pytorch: PreTrainedModel is a Module
 from . import pytorch as _pytorch  # noqa: E402,F401
 from . import keras_tf as _keras_tf  # noqa: E402,F401
 from . import saved_model as _saved_model  # noqa: E402,F401

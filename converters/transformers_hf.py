@@ -1,0 +1,312 @@
+"""The ``transformers`` converter: Hugging Face transformers models, as objects or local folders.
+
+A ``PreTrainedModel`` object, or a folder holding a transformers ``config.json`` (what
+``save_pretrained`` writes, with or without its ``*.safetensors`` weights), becomes ONNX
+through the PyTorch exporter (:func:`hnn_tf.converters.pytorch.export_module`) on trigger
+inputs made from the model's ``forward`` signature and its config: ``input_ids`` (16 tokens)
+with an ``attention_mask`` (without it, decoders call ``torch.diff``, which the TorchScript
+exporter lacks), ``pixel_values`` of the config's image size (also for dual encoders such as
+CLIP, which take text and image), ``input_values`` (one second of 16 kHz audio),
+``input_features`` (the config's mel bins x 3000 frames), ``decoder_input_ids`` for
+encoder-decoders, ``bbox`` for layout models. The model is called with these as keywords and
+``use_cache=False`` where it takes it, and returns its tensors. Where the TorchScript exporter
+lacks an operator (``aten::expm1``, ``aten::diff``, in-place ``scatter``), the dynamo exporter
+is used instead.
+
+A folder is read without running anything from it: ``config.json`` is parsed as JSON
+(bounded in size and depth) and its ``model_type`` must be one transformers knows; the model
+is built from that config with random weights (the hash reads shapes; the weights files are
+only digested for the sha256). A config naming custom code (``auto_map``, which transformers
+loads with ``trust_remote_code``) is refused unless the caller passes ``trust`` (README
+"Security"). This converter is tried before ``pytorch``, which would call a
+``PreTrainedModel`` with an image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hnn_tf.errors import ConversionError
+
+from .registry import Converter, FileInfo, exception_summary, register
+
+#: The largest config.json read (bytes) and its deepest nesting.
+MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH = 4 << 20, 64
+#: Files of a folder whose bytes go into its sha256 (the weights; the config is in the export).
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".gguf")
+
+#: Text length, audio samples and mel frames of the trigger inputs.
+TEXT_TOKENS, AUDIO_SAMPLES, MEL_FRAMES = 16, 16000, 3000
+
+def _sub_configs(cfg: Any) -> list:
+    from transformers import PretrainedConfig
+
+    return [v for v in vars(cfg).values() if isinstance(v, PretrainedConfig)]
+
+
+
+
+def make_model(cfg: Any) -> Any:
+    """``AutoModel.from_config`` with eager attention (and batched experts where the model has them)."""
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_config(cfg, attn_implementation="eager", experts_implementation="batched_mm")
+    except TypeError:
+        return AutoModel.from_config(cfg, attn_implementation="eager")
+
+
+def _image_size(cfg: Any) -> int:
+    for c in [cfg, *_sub_configs(cfg)]:
+        size = getattr(c, "image_size", None)
+        if isinstance(size, (list, tuple)) and size:
+            size = size[0]
+        if isinstance(size, int) and size > 0:
+            return size
+    return 224
+
+
+def _trigger(model: Any, cfg: Any) -> dict:
+    """Keyword trigger inputs for ``model.forward`` (see the module doc).
+
+    Raises:
+        ValueError: a required input this source cannot make.
+    """
+    import torch
+
+    params = inspect.signature(model.forward).parameters
+    main = getattr(model, "main_input_name", "input_ids")
+    out: dict = {}
+    if main == "input_ids" or ("input_ids" in params and main not in params):
+        out["input_ids"] = torch.zeros(1, TEXT_TOKENS, dtype=torch.long)
+        if "attention_mask" in params:
+            out["attention_mask"] = torch.ones(1, TEXT_TOKENS, dtype=torch.long)
+    dual = hasattr(model, "get_text_features") and hasattr(model, "get_image_features")  # CLIP-like
+    if main == "pixel_values" or (dual and "pixel_values" in params):
+        size = _image_size(cfg)
+        channels = getattr(cfg, "num_channels", 3)
+        out["pixel_values"] = torch.zeros(1, channels if isinstance(channels, int) else 3, size, size)
+    if main in ("input_ids", "pixel_values"):
+        pass
+    elif main == "input_values":
+        out["input_values"] = torch.zeros(1, AUDIO_SAMPLES)
+    elif main == "input_features":
+        mels = getattr(cfg, "num_mel_bins", None) or getattr(cfg, "feature_size", None) or 80
+        out["input_features"] = torch.zeros(1, int(mels), MEL_FRAMES)
+    else:
+        raise ValueError(f"its main input {main!r} is not one this source makes")
+    if getattr(cfg, "is_encoder_decoder", False) and "decoder_input_ids" in params:
+        out["decoder_input_ids"] = torch.zeros(1, TEXT_TOKENS // 2, dtype=torch.long)
+        if "decoder_attention_mask" in params:
+            out["decoder_attention_mask"] = torch.ones(1, TEXT_TOKENS // 2, dtype=torch.long)
+    if "bbox" in params and "input_ids" in out:
+        out["bbox"] = torch.zeros(1, TEXT_TOKENS, 4, dtype=torch.long)
+    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty
+               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in out]
+    if missing:
+        raise ValueError(f"its forward needs {', '.join(missing)}, which this source does not make")
+    return out
+
+
+
+
+def _keyword_call_class():
+    import torch
+    from torch.utils._pytree import tree_leaves
+
+    class KeywordCall(torch.nn.Module):
+        """Calls the wrapped model with its positional inputs as the named keywords, plus fixed ones."""
+
+        def __init__(self, inner, names, fixed):
+            super().__init__()
+            self.inner = inner
+            self.names = names
+            self.fixed = fixed
+
+        def forward(self, *tensors):
+            out = self.inner(**dict(zip(self.names, tensors)), **self.fixed)
+            if hasattr(out, "to_tuple"):
+                out = out.to_tuple()
+            return tuple(t for t in tree_leaves(out) if isinstance(t, torch.Tensor))
+
+    return KeywordCall
+
+
+def keyword_call(model: Any, names: list[str], fixed: dict) -> Any:
+    """A module calling ``model(**dict(zip(names, inputs)), **fixed)`` and returning its tensors."""
+    return _keyword_call_class()(model, names, fixed)
+
+
+def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
+    """The module to export for a transformers model, its trigger inputs, and its modality.
+
+    Returns:
+        (module, args, task): ``module(*args)`` calls ``model`` with the inputs as keywords;
+        task is ``"text"``, ``"vision"``, ``"audio"`` or ``"multimodal"``.
+    Raises:
+        ValueError: the model needs an input this converter cannot make.
+    """
+    kwargs = _trigger(model, cfg)
+    fixed = {}
+    forward = inspect.signature(model.forward).parameters
+    if "use_cache" in forward:
+        fixed["use_cache"] = False
+    if "return_dict" in forward:
+        fixed["return_dict"] = True
+    modalities = {"input_ids": "text", "pixel_values": "vision", "input_values": "audio", "input_features": "audio"}
+    kinds = {modalities[k] for k in kwargs if k in modalities}
+    task = kinds.pop() if len(kinds) == 1 else "multimodal"
+    return keyword_call(model, list(kwargs), fixed), tuple(kwargs.values()), task
+
+
+def export_with_fallback(module: Any, args: tuple, what: str, opset: int | None = None, keep_weights: bool = False,
+                         dynamo: bool = False) -> tuple[Any, bool]:
+    """:func:`hnn_tf.converters.pytorch.export_module`, with the dynamo exporter where the
+    TorchScript one fails.
+
+    Returns:
+        (onnx.ModelProto, used_dynamo).
+    Raises:
+        ConversionError: both exporters failed (the message gives both errors).
+    """
+    from .pytorch import DEFAULT_OPSET, export_module
+
+    opset = DEFAULT_OPSET if opset is None else opset
+    try:
+        return export_module(module, args, None, opset=opset, what=what, keep_weights=keep_weights, dynamo=dynamo), dynamo
+    except ConversionError as first:
+        if dynamo:
+            raise
+        try:
+            return export_module(module, args, None, opset=opset, what=what, keep_weights=keep_weights, dynamo=True), True
+        except ConversionError as second:
+            raise ConversionError(f"{first}; with the dynamo exporter: {second}") from None
+
+
+def read_config(folder: Path, trust: bool = False) -> Any:
+    """The ``PretrainedConfig`` of a local transformers folder, read as bounded JSON.
+
+    Raises:
+        ConversionError: config.json missing, not a regular file, too large or deep, not a
+            JSON object, without a known ``model_type``, or naming custom code without ``trust``.
+    """
+    from hnn_tf.safe_io import json_depth, read_regular
+
+    where = str(folder)
+    raw = read_regular(folder / "config.json", max_bytes=MAX_CONFIG_BYTES)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ConversionError(f"config.json is not valid JSON ({exception_summary(exc)})", path=where) from None
+    if not isinstance(data, dict) or json_depth(data, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH:
+        raise ConversionError("config.json is not a JSON object of a sane depth", path=where)
+    if "auto_map" in data:
+        if not trust:
+            raise ConversionError("config.json names custom model code (auto_map) that transformers would import "
+                                  "and run; pass --trust (trust=True) if you trust its source", path=where)
+        from transformers import AutoConfig
+
+        try:
+            return AutoConfig.from_pretrained(str(folder), trust_remote_code=True, local_files_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise ConversionError(f"transformers cannot read the config ({exception_summary(exc)})", path=where) from None
+    from transformers import AutoConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    model_type = data.get("model_type")
+    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING_NAMES:
+        raise ConversionError(f"config.json has no model_type that transformers knows ({model_type!r})", path=where)
+    fields = {k: v for k, v in data.items() if k not in ("model_type", "transformers_version", "architectures")}
+    try:
+        return AutoConfig.for_model(model_type, **fields)
+    except Exception as exc:  # noqa: BLE001 - any config error is the file's
+        raise ConversionError(f"transformers refuses the config ({exception_summary(exc)})", path=where) from None
+
+
+def _type_names(obj: Any) -> set[str]:
+    return {c.__name__ for c in type(obj).__mro__}
+
+
+class TransformersConverter(Converter):
+    """``PreTrainedModel`` objects and local transformers folders (see the module doc).
+
+    Options: ``opset``, ``keep_weights`` (export the weights too), ``trust`` (a folder's custom
+    code may run).
+    """
+
+    name = "transformers"
+    aliases = ("huggingface", "hf")
+    options = frozenset({"opset", "keep_weights", "trust"})
+
+    def accepts_object(self, obj: Any) -> bool:
+        return "PreTrainedModel" in _type_names(obj)
+
+    def accepts_file(self, info: FileInfo) -> bool:
+        names = set(info.dir_names or ())
+        return info.is_dir and "config.json" in names and "saved_model.pb" not in names
+
+    def convert(self, model_or_path: Any, **options: Any):
+        """Export the object, or the model a folder's config describes, to ONNX.
+
+        An object is exported with eager attention (switched for the export and back), as
+        a folder's model is built, so both give one graph.
+
+        Raises:
+            ConversionError: unreadable or refused config, a model that cannot be built or
+                given inputs, or both exporters failing.
+        """
+        trust = bool(options.get("trust") or options.get("trust_pickle"))
+        where = None
+        if isinstance(model_or_path, (str, os.PathLike)):
+            where = str(model_or_path)
+            cfg = read_config(Path(model_or_path), trust)
+            try:
+                from transformers import AutoModel
+
+                model = AutoModel.from_config(cfg, trust_remote_code=trust, attn_implementation="eager")
+            except Exception as exc:  # noqa: BLE001
+                raise ConversionError(f"transformers cannot build the model ({exception_summary(exc)})",
+                                      path=where) from None
+        else:
+            model, cfg = model_or_path, model_or_path.config
+        # eager attention, as folders and the zoo build it: SDPA exports other ops (Where, IsNaN)
+        before = getattr(cfg, "_attn_implementation", None)
+        switch = before not in (None, "eager") and hasattr(model, "set_attn_implementation")
+        try:
+            if switch:
+                model.set_attn_implementation("eager")
+            try:
+                module, args, _ = model_inputs(model.eval(), cfg)
+            except ValueError as exc:
+                raise ConversionError(f"cannot make inputs for the model: {exc}", path=where) from None
+            proto, _ = export_with_fallback(module, args, "transformers model", options.get("opset"),
+                                            bool(options.get("keep_weights")))
+        finally:
+            if switch:
+                model.set_attn_implementation(before)
+        return proto
+
+    def weights_digest(self, obj: Any) -> bytes | None:
+        """A folder: sha256 of its weight files (names and bytes); an object: of its state_dict."""
+        if isinstance(obj, (str, os.PathLike)):
+            from hnn_tf.safe_io import open_regular
+
+            h = hashlib.sha256()
+            for f in sorted(Path(obj).iterdir()):
+                if f.suffix.lower() in WEIGHT_SUFFIXES and f.is_file() and not f.is_symlink():
+                    fd, _ = open_regular(f)
+                    with os.fdopen(fd, "rb") as fh:
+                        h.update(f.name.encode())
+                        h.update(hashlib.file_digest(fh, "sha256").digest())
+            return h.digest()
+        from .pytorch import tensors_digest
+
+        return tensors_digest(obj.state_dict().items())
+
+
+register(TransformersConverter())
