@@ -1,0 +1,119 @@
+"""``hnn zoo build`` and ``hnn zoo list``: the broad zoo of hnn_tf/zoo/broad.py."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from hnn_tf.cli.app import fail
+from hnn_tf.cli.options import json_option, si, table
+
+__all__ = ["zoo_group"]
+
+
+def _sources() -> list[str]:
+    from hnn_tf.zoo.sources import SOURCES
+
+    return list(SOURCES)
+
+
+def _parse_params(value: str) -> int | None:
+    """``100M``, ``2.5G``, ``50000`` or ``none`` as a parameter count."""
+    text = value.strip().lower()
+    if text in ("none", "0", "inf"):
+        return None
+    scale = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}.get(text[-1:], 1)
+    try:
+        return int(float(text[:-1] if scale > 1 else text) * scale)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a parameter count such as 100M") from None
+
+
+def _source_option(f):
+    return click.option("--sources", "sources", default="torchvision,timm,transformers,keras", show_default=True,
+                        help=f"Comma-separated zoo sources, of: {', '.join(_sources())}.")(f)
+
+
+def _params_option(f):
+    return click.option("--max-params", "max_params", default="100M", show_default=True,
+                        help="Skip models with more parameters (e.g. 100M, 2G; 'none' for no cap).")(f)
+
+
+def _split_sources(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in _sources()]
+    if unknown:
+        fail(f"unknown zoo source {unknown[0]!r}; known: {', '.join(_sources())}")
+    return names
+
+
+@click.group("zoo")
+def zoo_group() -> None:
+    """The broad zoo: models of torchvision, timm, transformers and Keras as graphs (cached)."""
+
+
+@zoo_group.command("build")
+@_source_option
+@_params_option
+@click.option("--jobs", type=click.IntRange(min=0), default=None,
+              help="Worker processes (default: all cores; 0: in this process).")
+@click.option("--only", "names", multiple=True, help="Build only this model name or source:name (repeatable).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
+              help="Seconds one model may take to build, export and graph.")
+@click.option("--rebuild", is_flag=True, help="Ignore the cache.")
+@json_option
+def build_cmd(sources, max_params, jobs, names, timeout, rebuild, as_json):
+    """Build every model of the sources (random weights, no download), export it without its
+    weights and cache its graph; print counts per source.
+
+    Models that fail are listed with their one-line error (known failures, documented by their
+    source, are marked); models over --max-params are skipped with their count. A rerun reads
+    the cache and builds only what changed (hnn_tf/zoo/broad.py).
+    """
+    from hnn_tf.zoo.broad import build_zoo
+
+    zoo = build_zoo(_split_sources(sources), max_params=_parse_params(max_params), jobs=jobs,
+                    names=list(names) or None, timeout_s=timeout, rebuild=rebuild, progress=not as_json)
+    counts = zoo.counts()
+    if as_json:
+        click.echo(json.dumps({"counts": counts, "wall_seconds": round(zoo.wall_seconds, 1), "rebuilt": zoo.rebuilt,
+                               "architectures": len(zoo.architectures), "families": len(zoo.families()),
+                               "failures": [r.summary() for r in zoo.records if r.status == "failed"]}))
+        return
+    cols = ["entries", "built", "architectures", "aliases", "too-large", "failed", "failed-known", "families"]
+    rows = [[s, *(str(c[k]) for k in cols)] for s, c in counts.items()]
+    click.echo(table(["source", *cols], rows, right=set(range(1, len(cols) + 1))))
+    click.echo(f"{len(zoo.architectures)} distinct architectures in {len(zoo.families())} families; "
+               f"{zoo.rebuilt} built now in {zoo.wall_seconds:.0f} s")
+    failed = [r for r in zoo.records if r.status == "failed"]
+    for r in failed:
+        click.echo(f"failed{' (known)' if r.known else ''}: {r.key}: {r.error}")
+
+
+@zoo_group.command("list")
+@_source_option
+@_params_option
+@click.option("--all", "show_all", is_flag=True, help="Also list failed, skipped and alias entries.")
+@json_option
+def list_cmd(sources, max_params, show_all, as_json):
+    """List the cached broad-zoo models: name, family, source, task, parameters, nodes, FLOPs
+    (2 x multiply-adds on the trigger input) and the entry it is an alias of.
+
+    Reads the cache only; `hnn zoo build` fills it.
+    """
+    from hnn_tf.zoo.broad import load_zoo
+
+    zoo = load_zoo(_split_sources(sources), max_params=_parse_params(max_params))
+    records = zoo.records if show_all else zoo.architectures
+    if as_json:
+        for r in records:
+            click.echo(json.dumps(r.summary()))
+        return
+    if not records:
+        click.echo("the zoo cache is empty: run `hnn zoo build`", err=True)
+        return
+    rows = [[r.key, r.entry.family, r.task or r.entry.task, si(r.params), str(r.summary()["nodes"] or "-"),
+             si(r.summary()["flops"] or 0), r.alias_of or ("" if r.status == "built" else r.status)] for r in records]
+    click.echo(table(["model", "family", "task", "params", "nodes", "FLOPs", "alias of / status"], rows,
+                     right={3, 4, 5}))

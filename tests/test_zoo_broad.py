@@ -1,0 +1,194 @@
+"""The broad zoo (hnn_tf/zoo/broad.py, hnn_tf/zoo/sources/): sources, the build with its cache,
+aliases, failures, crashes and the ``hnn zoo`` commands.
+
+A toy source defined here (registered as ``toy``) gives small PyTorch models whose outcome is
+known: two names with one architecture (an alias), a model over the cap, one whose build
+raises (documented as a known failure), one whose build kills its process. The real sources
+are listed (cheap) and a few of their models built."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from hnn_tf.zoo.broad import build_entry, build_zoo, load_zoo, select_entries
+from hnn_tf.zoo.sources import SOURCES, Built, Source, TooLarge, ZooEntry, get_source, register_source
+
+BUILDS = {"count": 0}
+
+
+def _mlp(width: int):
+    import torch
+    from torch import nn
+
+    return nn.Sequential(nn.Linear(16, width), nn.ReLU(), nn.Linear(width, 4)), (torch.zeros(1, 16),)
+
+
+class ToySource(Source):
+    """Small models with known outcomes (see the module doc)."""
+
+    name = "toy"
+    packages = ("torch",)
+    known_failures = {"broken": "its build raises on purpose"}
+
+    def entries(self):
+        return [ZooEntry("mlp-a", "mlp", self.name, "toy"), ZooEntry("mlp-b", "mlp", self.name, "toy"),
+                ZooEntry("mlp-wide", "mlp", self.name, "toy"), ZooEntry("conv", "conv", self.name, "toy"),
+                ZooEntry("big", "mlp", self.name, "toy"), ZooEntry("broken", "conv", self.name, "toy"),
+                ZooEntry("crash", "conv", self.name, "toy")]
+
+    def build(self, entry, max_params=None):
+        import torch
+        from torch import nn
+
+        BUILDS["count"] += 1
+        if entry.name == "crash":
+            os._exit(3)  # what a segfaulting native library does to its process
+        if entry.name == "broken":
+            raise ValueError("this model cannot be built\nsecond line of the message")
+        if entry.name == "conv":
+            model, args = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1)), (torch.zeros(1, 3, 16, 16),)
+        else:
+            model, args = _mlp({"mlp-a": 32, "mlp-b": 32, "mlp-wide": 64, "big": 4096}[entry.name])
+        params = sum(p.numel() for p in model.parameters())
+        if max_params is not None and params > max_params:
+            raise TooLarge(params, max_params)
+        return Built(model.eval(), args, None, params)
+
+
+if "toy" not in SOURCES:
+    register_source(ToySource)
+
+CAP = 10_000
+SAFE = ["mlp-a", "mlp-b", "mlp-wide", "conv", "big", "broken"]
+
+
+@pytest.fixture()
+def zoo_dir(tmp_path):
+    return tmp_path / "broad"
+
+
+def test_build_records_aliases_failures_and_the_cap(zoo_dir):
+    zoo = build_zoo(["toy"], max_params=CAP, jobs=0, progress=False, names=SAFE, directory=zoo_dir)
+    by = {r.entry.name: r for r in zoo.records}
+    assert [r.entry.name for r in zoo.records] == SAFE and zoo.rebuilt == len(SAFE)
+    assert by["mlp-b"].alias_of == "toy:mlp-a" and by["mlp-a"].alias_of is None  # one architecture
+    assert by["mlp-wide"].alias_of is None and by["mlp-wide"].graph.fingerprint() != by["mlp-a"].graph.fingerprint()
+    assert by["big"].status == "too-large" and by["big"].params == 16 * 4096 + 4096 + 4096 * 4 + 4
+    assert by["broken"].status == "failed" and by["broken"].known
+    assert by["broken"].error == "build: ValueError: this model cannot be built second line of the message"
+    assert by["conv"].graph.ops == ["Conv", "Relu", "GlobalAveragePool"] and by["conv"].params == 3 * 8 * 9 + 8
+    c = zoo.counts()["toy"]
+    assert (c["entries"], c["built"], c["architectures"], c["aliases"], c["too-large"], c["failed"],
+            c["failed-known"], c["families"]) == (6, 4, 3, 1, 1, 1, 1, 2)
+    assert set(by["conv"].seconds) == {"build", "export", "ir", "graph"}
+    assert {r.key for r in zoo.architectures} == {"toy:mlp-a", "toy:mlp-wide", "toy:conv"}
+
+
+def test_rerun_reads_the_cache_and_rules_rebuild_from_the_ir(zoo_dir, monkeypatch):
+    first = build_zoo(["toy"], max_params=CAP, jobs=0, progress=False, names=SAFE, directory=zoo_dir)
+    BUILDS["count"] = 0
+    again = build_zoo(["toy"], max_params=CAP, jobs=0, progress=False, names=SAFE, directory=zoo_dir)
+    assert again.rebuilt == 0 and BUILDS["count"] == 0 and again.wall_seconds == 0.0
+    assert [r.summary() for r in again.records] == [r.summary() for r in first.records]
+    # new rewrite rules: graphs come again from the stored IR, no model is built or exported
+    import hnn_tf.zoo.broad as broad
+
+    monkeypatch.setattr(broad, "graph_key", lambda ir: "rules-changed")
+    calls = []
+    real = broad._graph_from_ir_dict
+    monkeypatch.setattr(broad, "_graph_from_ir_dict", lambda ir, src: calls.append(src) or real(ir, src))
+    third = build_zoo(["toy"], max_params=CAP, jobs=0, progress=False, names=SAFE, directory=zoo_dir)
+    assert BUILDS["count"] == 0 and sorted(calls) == ["toy:conv", "toy:mlp-a", "toy:mlp-b", "toy:mlp-wide"]
+    assert [r.graph.fingerprint() for r in third.built] == [r.graph.fingerprint() for r in first.built]
+    # a raised cap builds what was too large; a lower one skips what is over it without building
+    more = build_zoo(["toy"], max_params=None, jobs=0, progress=False, names=["big", "mlp-a"], directory=zoo_dir)
+    assert BUILDS["count"] == 1 and [r.status for r in more.records] == ["built", "built"]
+    less = build_zoo(["toy"], max_params=1000, jobs=0, progress=False, names=["big", "mlp-a"], directory=zoo_dir)
+    assert BUILDS["count"] == 1 and [r.status for r in less.records] == ["built", "too-large"]  # mlp-a, big
+    # load_zoo reads the cache only
+    loaded = load_zoo(["toy"], max_params=CAP, directory=zoo_dir)
+    assert {r.entry.name for r in loaded.records} == set(SAFE) and BUILDS["count"] == 1
+
+
+def test_a_crashing_model_fails_alone(zoo_dir):
+    """A build that kills its worker process fails that entry only; the others are built."""
+    zoo = build_zoo(["toy"], max_params=CAP, jobs=1, progress=False, names=["mlp-a", "crash", "conv"],
+                    directory=zoo_dir, timeout_s=120)
+    by = {r.entry.name: r for r in zoo.records}
+    assert by["crash"].status == "failed" and by["crash"].error.startswith("crash: the worker process died")
+    assert by["mlp-a"].status == "built" and by["conv"].status == "built"
+
+
+def test_build_entry_never_raises_and_keeps_one_line():
+    out = build_entry(ZooEntry("broken", "conv", "toy", "toy"), CAP)
+    assert out["status"] == "failed" and "\n" not in out["error"] and out["known"] is True
+    slow = build_entry(ZooEntry("mlp-a", "mlp", "toy", "toy"), CAP, timeout_s=1e-4)
+    assert slow["status"] == "failed" and "took longer than" in slow["error"]
+
+
+def test_sources_list_their_entries_cheaply():
+    """Each real source lists its models with the source's own family grouping."""
+    tv = {e.name: e for e in select_entries(["torchvision"])}
+    assert len(tv) >= 100 and tv["resnet18"].family == "resnet" and tv["fasterrcnn_resnet50_fpn"].task == "detection"
+    assert tv["raft_small"].task == "optical-flow" and tv["r3d_18"].task == "video"
+    assert not any(e.family == "quantization" for e in tv.values())
+    timm = {e.name: e for e in select_entries(["timm"])}
+    assert len(timm) > 1000 and timm["vit_tiny_patch16_224"].family == "vision_transformer"
+    assert timm["deit_tiny_patch16_224"].family == "deit"
+    hf = {e.name: e for e in select_entries(["transformers"])}
+    assert len(hf) > 400 and hf["llama"].family == "llama" and hf["bert"].source == "transformers"
+    keras = {e.name: e for e in select_entries(["keras"])}
+    assert len(keras) >= 30 and keras["ResNet50"].family == "resnet" and keras["MobileNetV2"].family == "mobilenet_v2"
+    paper = select_entries(["paper"])
+    assert len(paper) == 22
+    with pytest.raises(Exception, match="unknown zoo source"):
+        get_source("no-such-source")
+
+
+def test_timm_aliases_and_real_builds(tmp_path):
+    """timm's vit_tiny_patch16_224 and deit_tiny_patch16_224 are one architecture; a
+    torchvision and a transformers model build from their sources without weights."""
+    zoo = build_zoo(["timm", "torchvision", "transformers"], jobs=0, progress=False, directory=tmp_path,
+                    names=["timm:vit_tiny_patch16_224", "timm:deit_tiny_patch16_224", "torchvision:squeezenet1_1",
+                           "transformers:bert"])
+    by = {r.key: r for r in zoo.records}
+    assert all(r.status == "built" for r in zoo.records), [r.error for r in zoo.records]
+    assert by["timm:vit_tiny_patch16_224"].alias_of == "timm:deit_tiny_patch16_224" or \
+        by["timm:deit_tiny_patch16_224"].alias_of == "timm:vit_tiny_patch16_224"
+    assert by["torchvision:squeezenet1_1"].params == 1_235_496  # counted from declared shapes
+    bert = by["transformers:bert"]
+    assert bert.task == "text" and "LayerNormalization" in bert.graph.ops and "Gelu" in bert.graph.ops
+    assert "4 layers" in bert.notes and bert.params < 100_000_000
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _cli(*args, env):
+    from hnn_tf.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+def test_cli_zoo_build_and_list(tmp_path):
+    env = {"HNN_CACHE": str(tmp_path)}
+    built = _cli("zoo", "build", "--sources", "toy", "--jobs", "0", "--max-params", "10k", "--only", "mlp-a",
+                 "--only", "toy:mlp-b", "--only", "broken", "--json", env=env)
+    assert built.exit_code == 0, built.output
+    out = json.loads(built.stdout)
+    assert out["counts"]["toy"]["built"] == 2 and out["counts"]["toy"]["aliases"] == 1 and out["rebuilt"] == 3
+    assert [f["key"] for f in out["failures"]] == ["toy:broken"] and out["failures"][0]["known"]
+    text = _cli("zoo", "build", "--sources", "toy", "--jobs", "0", "--max-params", "10k", "--only", "mlp-a", env=env)
+    assert text.exit_code == 0 and "toy" in text.stdout and "0 built now" in text.stdout
+    listed = [json.loads(line) for line in _cli("zoo", "list", "--sources", "toy", "--max-params", "10k", "--json",
+                                                env=env).stdout.splitlines()]
+    assert [r["key"] for r in listed] == ["toy:mlp-a"] and listed[0]["family"] == "mlp" and listed[0]["nodes"] == 3
+    every = _cli("zoo", "list", "--sources", "toy", "--max-params", "10k", "--all", env=env)
+    assert "toy:mlp-b" in every.stdout and "toy:mlp-a" in every.stdout and "failed" in every.stdout
+    for bad in (("zoo", "build", "--sources", "nope"), ("zoo", "list", "--max-params", "lots")):
+        r = _cli(*bad, env=env)
+        assert r.exit_code == 2 and "Traceback" not in r.output
