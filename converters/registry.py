@@ -177,6 +177,11 @@ class Converter:
         (``info.dir_names``), show it is this framework's."""
         return False
 
+    def accepts_spec(self, text: str) -> bool:
+        """True if ``text``, a string that names no existing file, is a model name this
+        converter builds (``"timm:convnext_tiny"``). Must be cheap and build nothing."""
+        return False
+
     def accepts_suffix(self, info: FileInfo) -> bool:
         """True if the file's suffix is one of :attr:`suffixes` (never for a directory)."""
         return not info.is_dir and info.suffix in self.suffixes
@@ -348,6 +353,20 @@ def _is_path(model_or_path: Any) -> bool:
     return isinstance(model_or_path, (str, os.PathLike))
 
 
+def _spec_converter(model_or_path: Any) -> Converter | None:
+    """The converter that builds the model a string names (:meth:`Converter.accepts_spec`),
+    when the string is no existing path; else None."""
+    if not isinstance(model_or_path, str) or os.path.lexists(model_or_path):
+        return None
+    return next((c for c in _REGISTRY.values() if c.accepts_spec(model_or_path)), None)
+
+
+def is_spec(model_or_path: Any) -> bool:
+    """True if ``model_or_path`` is a model name a converter builds rather than a file path."""
+    load_plugins()
+    return _spec_converter(model_or_path) is not None
+
+
 def _describe(obj: Any) -> str:
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"
@@ -356,6 +375,9 @@ def _describe(obj: Any) -> str:
 def _pick(model_or_path: Any) -> tuple[Converter, Any, str | None]:
     """Choose the converter; returns it, the object or Path to convert, and the path text."""
     load_plugins()
+    spec = _spec_converter(model_or_path)
+    if spec is not None:
+        return spec, model_or_path, model_or_path
     if _is_path(model_or_path):
         info = inspect_file(model_or_path)
         for conv in _REGISTRY.values():  # contents first: they do not lie about the format
@@ -454,7 +476,9 @@ def to_onnx(model_or_path: Any, framework: str | None = None, **options: Any) ->
     """
     if framework is not None:
         conv = get_converter(framework)
-        if _is_path(model_or_path):
+        if _spec_converter(model_or_path) is conv:
+            target, path = model_or_path, model_or_path
+        elif _is_path(model_or_path):
             info = inspect_file(model_or_path)
             target, path = info.path, str(info.path)
         else:

@@ -76,7 +76,8 @@ def _sha256(model_or_path: Any, proto: Any, converter: Any = None) -> str:
     from hnn_tf.errors import HNNError
     from hnn_tf.safe_io import open_regular
 
-    if isinstance(model_or_path, (str, os.PathLike)) and not Path(model_or_path).is_dir():
+    if isinstance(model_or_path, (str, os.PathLike)) and os.path.lexists(model_or_path) \
+            and not Path(model_or_path).is_dir():  # a model name (timm:resnet50) is hashed by its export
         fd, _ = open_regular(model_or_path)
         with os.fdopen(fd, "rb") as fh:
             return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -76,6 +76,14 @@ def guarded(path: str | None, timeout: float | None):
         yield
 
 
+def exists_or_named(path: str) -> bool:
+    """True if ``path`` exists or is a model name a converter builds (``timm:convnext_tiny``,
+    :meth:`hnn_tf.converters.Converter.accepts_spec`)."""
+    from hnn_tf.converters.registry import is_spec
+
+    return Path(path).exists() or is_spec(str(path))
+
+
 def analyse(path: str, bits, hasher_dir, trust: bool, timeout: float | None = None):
     """:func:`hnn_tf.hashing.analyse_model` of one file within the CLI's bounds.
 
@@ -84,7 +92,7 @@ def analyse(path: str, bits, hasher_dir, trust: bool, timeout: float | None = No
     """
     from hnn_tf.hashing import analyse_model
 
-    if not Path(path).exists():
+    if not exists_or_named(path):
         raise HNNError("no such file", path)
     options = {"trust": True} if trust else {}
     CURRENT.append(path)

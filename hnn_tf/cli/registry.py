@@ -18,6 +18,7 @@ from hnn_tf.cli.options import (
     bits_option,
     db_option,
     engine_option,
+    exists_or_named,
     guarded,
     hasher_option,
     json_option,
@@ -234,7 +235,7 @@ def _query_arg(path, hex_code, hasher_version):
         from hnn_tf.codes import ModelHash
 
         return ModelHash.from_hex(hex_code, hasher_version=hasher_version), {}
-    if not Path(path).exists():
+    if not exists_or_named(path):
         raise HNNError("no such file", path)
     return path, {}
 

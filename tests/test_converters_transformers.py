@@ -1,0 +1,105 @@
+"""The ``transformers`` converter (PreTrainedModel objects, local folders) and the ``zoo``
+converter (``timm:convnext_tiny``): what a user hashes directly, and what a hostile folder
+cannot do."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+transformers = pytest.importorskip("transformers")
+
+from hnn_tf.converters import detect_framework, to_onnx  # noqa: E402
+from hnn_tf.errors import ConversionError  # noqa: E402
+from hnn_tf.graph import build_graph  # noqa: E402
+
+
+def _bert(seed: int = 0):
+    import torch
+
+    torch.manual_seed(seed)
+    cfg = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=64, max_position_embeddings=32)
+    return transformers.BertModel(cfg).eval()
+
+
+def _cli(*args):
+    from hnn_tf.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_pretrained_model_object_and_its_folder_give_one_graph(tmp_path):
+    model = _bert()
+    assert detect_framework(model) == "transformers"
+    from_object = build_graph(to_onnx(model), canonical=True)
+    assert from_object.ops.count("LayerNormalization") == 2 * 2 + 1 and "Gelu" in from_object.ops
+    config_only = tmp_path / "config-only"
+    model.config.save_pretrained(config_only)  # config.json alone: weights are not needed
+    with_weights = tmp_path / "saved"
+    model.save_pretrained(with_weights)  # config.json and model.safetensors
+    assert detect_framework(str(config_only)) == "transformers"
+    for folder in (config_only, with_weights):
+        assert build_graph(to_onnx(str(folder)), canonical=True).fingerprint() == from_object.fingerprint()
+
+
+def test_folder_sha256_follows_its_weights(tmp_path):
+    from hnn_tf.hashing import model_graph
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    _bert(0).save_pretrained(a)
+    _bert(1).save_pretrained(b)
+    ga, gb = model_graph(str(a), "canonical"), model_graph(str(b), "canonical")
+    assert ga.graph.fingerprint() == gb.graph.fingerprint() and ga.sha256 != gb.sha256
+    assert model_graph(str(a), "canonical").sha256 == ga.sha256
+
+
+def test_folder_with_custom_code_is_refused_without_trust(tmp_path):
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    marker = tmp_path / "ran"
+    (folder / "modeling_evil.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "bert", "auto_map": {"AutoConfig": "modeling_evil.EvilConfig",
+                                           "AutoModel": "modeling_evil.EvilModel"}}))
+    with pytest.raises(ConversionError, match="custom model code .*--trust"):
+        to_onnx(str(folder))
+    r = _cli("hash", folder)
+    assert r.exit_code == 2 and "--trust" in r.output and "Traceback" not in r.output
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"model_type": "no-such-model"}), "no model_type that transformers knows"),
+    (json.dumps([1, 2, 3]), "not a JSON object"),
+    (json.dumps({"model_type": "bert", "hidden_size": "wide"}), "refuses the config|cannot build the model"),
+])
+def test_bad_folders_give_one_line(tmp_path, content, message):
+    (tmp_path / "config.json").write_text(content)
+    with pytest.raises(ConversionError, match=message) as err:
+        to_onnx(str(tmp_path))
+    assert "\n" not in str(err.value)
+
+
+def test_oversized_config_is_not_read(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "pad": "x" * (5 << 20)}))
+    with pytest.raises(ConversionError, match="limit"):
+        to_onnx(str(tmp_path))
+
+
+def test_zoo_model_names_hash_directly():
+    from hnn_tf.zoo.sources import get_source
+
+    proto = to_onnx("torchvision:squeezenet1_1")
+    entry = next(e for e in get_source("torchvision").entries() if e.name == "squeezenet1_1")
+    src = get_source("torchvision")
+    expected = build_graph(src.export(src.build(entry)), canonical=True)
+    assert build_graph(proto, canonical=True).fingerprint() == expected.fingerprint()
+    ok = _cli("hash", "torchvision:squeezenet1_1", "--json")
+    assert ok.exit_code == 0, ok.output
+    for bad, why in (("timm:no_such_model", "has no model named"), ("nosource:resnet18", "no such file")):
+        r = _cli("hash", bad)
+        assert r.exit_code == 2 and why in r.output and "Traceback" not in r.output
