@@ -57,9 +57,10 @@ ENTRY_TIMEOUT_S = 300
 _SOURCE_ORDER = ("paper", "torchvision", "timm", "transformers", "keras")
 
 _IR_MODULES = ("hnn_tf.graph.builder", "hnn_tf.graph.shapes", "hnn_tf.graph.propagate",
-               "hnn_tf.graph.ir", "hnn_tf.graph.cost", "hnn_tf.graph.validate", "hnn_tf.zoo.sources.base",
+               "hnn_tf.graph.cost", "hnn_tf.graph.validate", "hnn_tf.zoo.sources.base",
                "hnn_tf.zoo.sources._torch")
-_GRAPH_MODULES = ("hnn_tf.graph.rules", "hnn_tf.graph.rewrite", "hnn_tf.graph.recipes")
+_GRAPH_MODULES = ("hnn_tf.graph.rules", "hnn_tf.graph.rewrite", "hnn_tf.graph.recipes", "hnn_tf.graph.ir",
+                  "hnn_tf.graph.layer_graph")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hnn_tf.graph.layer_graph import LayerGraph
+from hnn_tf.graph.layer_graph import LayerGraph, structural_attrs
 
 __all__ = ["SMALL_CONST", "Const", "GraphIR", "Node"]
 
@@ -355,4 +355,5 @@ class GraphIR:
             params=[n.params for n in nodes],
             edges=sorted(edges),
             names=[n.name for n in nodes],
+            attrs=[structural_attrs(n.attrs) for n in nodes],
         )

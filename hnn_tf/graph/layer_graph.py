@@ -14,6 +14,28 @@ import numpy as np
 import scipy.sparse as sp
 
 
+#: The ONNX attributes a layer's structure is read from (ints, or lists of ints).
+STRUCTURAL_ATTRS = ("kernel_shape", "strides", "dilations", "group")
+
+
+def structural_attrs(attrs: dict) -> dict:
+    """The :data:`STRUCTURAL_ATTRS` of an ONNX node's attributes, as plain ints or int lists
+    (a dilation or group of 1 is the default and left out)."""
+    out = {}
+    for k in STRUCTURAL_ATTRS:
+        v = attrs.get(k)
+        if v is None:
+            continue
+        try:
+            v = [int(x) for x in v] if isinstance(v, (list, tuple)) else int(v)
+        except (TypeError, ValueError):
+            continue
+        if (k == "group" and v == 1) or (k == "dilations" and isinstance(v, list) and set(v) <= {1}):
+            continue
+        out[k] = v
+    return out
+
+
 @dataclass
 class LayerGraph:
     """A directed acyclic graph of layers with per-node attributes (paper 3.2.3: f1, f2, f3).
@@ -25,6 +47,10 @@ class LayerGraph:
         params: (N,) int64, trainable parameter count of each layer (f3).
         edges: (E, 2) int64, unique directed dataflow edges ``src -> dst``, no self loops.
         names: length-N list of the ONNX node names (merged nodes join them with ``+``).
+        attrs: length-N list of dicts: each layer's structural attributes
+            (:data:`STRUCTURAL_ATTRS`: kernel size, strides, dilations, groups, as int lists
+            or ints), empty where the op has none. Read by the Weisfeiler-Lehman hasher; not
+            part of :meth:`fingerprint`.
     """
 
     ops: list[str]
@@ -32,6 +58,7 @@ class LayerGraph:
     params: np.ndarray
     edges: np.ndarray
     names: list[str] = field(default_factory=list)
+    attrs: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.ops = list(self.ops)
@@ -41,8 +68,10 @@ class LayerGraph:
         if not self.names:
             self.names = [f"n{i}" for i in range(len(self.ops))]
         n = len(self.ops)
-        if len(self.flops) != n or len(self.params) != n or len(self.names) != n:
-            raise ValueError("ops, flops, params and names must have one entry per node")
+        if not self.attrs:
+            self.attrs = [{} for _ in range(n)]
+        if len(self.flops) != n or len(self.params) != n or len(self.names) != n or len(self.attrs) != n:
+            raise ValueError("ops, flops, params, names and attrs must have one entry per node")
         if len(self.edges) and (self.edges.min() < 0 or self.edges.max() >= n):
             raise ValueError("edge endpoint out of range")
 
@@ -100,6 +129,7 @@ class LayerGraph:
             params=self.params[keep],
             edges=e,
             names=[self.names[i] for i in keep],
+            attrs=[self.attrs[i] for i in keep],
         )
 
     def to_dict(self) -> dict:
@@ -110,12 +140,14 @@ class LayerGraph:
             "params": self.params.tolist(),
             "edges": self.edges.tolist(),
             "names": self.names,
+            "attrs": self.attrs,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "LayerGraph":
         """Rebuild a graph written by :meth:`to_dict`."""
-        return cls(ops=d["ops"], flops=d["flops"], params=d["params"], edges=d["edges"], names=d.get("names") or [])
+        return cls(ops=d["ops"], flops=d["flops"], params=d["params"], edges=d["edges"], names=d.get("names") or [],
+                   attrs=d.get("attrs") or [])
 
     def fingerprint(self) -> str:
         """sha256 hex of the graph's ops, attributes and edges (names excluded); a cache key."""

@@ -92,6 +92,7 @@ def merge_graph(graph: LayerGraph, rules: tuple[MergeRule, ...] | list[MergeRule
         params=[sum(params[u] for u in c) for c, _ in groups],
         edges=sorted(edges),
         names=["+".join(graph.names[u] for u in c) for c, _ in groups],
+        attrs=[graph.attrs[c[0]] for c, _ in groups],  # a merged chain's head (the Conv) has them
     )
 
 
