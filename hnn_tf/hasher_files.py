@@ -29,6 +29,11 @@ SHIPPED_THRESHOLDS = ASSETS / "check_threshold.json"
 _THRESHOLD_FILE = "check_threshold.json"
 
 
+#: Names ``--hasher`` accepts for shipped hashers: name -> folder prefix under :data:`ASSETS`
+#: (the code length is appended): ``hnn`` (HNN-Net, the default) and ``wl`` (WL-SimHash).
+SHIPPED_KINDS = {"hnn": "hasher-q", "wl": "wl-q"}
+
+
 def shipped_hasher_dir(bits: int) -> Path:
     """Folder of the packaged hasher of ``bits`` bits (it may not exist)."""
     return ASSETS / f"hasher-q{bits}"
@@ -54,13 +59,22 @@ class HasherFolder:
 
         Args:
             bits: Q (default 64); with ``directory``, the Q its hasher must have (None: any).
-            directory: a hasher folder written by ``hnn train``.
+            directory: a hasher folder written by ``hnn train``, or the name of a shipped
+                kind (:data:`SHIPPED_KINDS`: ``"wl"``, ``"hnn"``).
         Raises:
             HNNError: no such hasher (the message says how to train one), an unreadable
                 config, or a code length other than ``bits``.
         """
-        shipped = directory is None
-        path = shipped_hasher_dir(64 if bits is None else int(bits)) if shipped else Path(directory)
+        if directory is not None and str(directory) in SHIPPED_KINDS and not Path(directory).exists():
+            directory = ASSETS / f"{SHIPPED_KINDS[str(directory)]}{64 if bits is None else int(bits)}"
+            if not (Path(directory) / CONFIG_FILE).is_file():
+                raise HNNError(f"no shipped {bits}-bit hasher of that kind; shipped: "
+                               + ", ".join(sorted(p.name for p in ASSETS.glob("*-q*"))))
+            shipped_kind = True
+        else:
+            shipped_kind = False
+        shipped = directory is None or shipped_kind
+        path = shipped_hasher_dir(64 if bits is None else int(bits)) if directory is None else Path(directory)
         cfg = path / CONFIG_FILE
         if not cfg.is_file():
             if shipped:
@@ -83,6 +97,12 @@ class HasherFolder:
     def bits(self) -> int:
         """Q, the code length."""
         return int(self.meta["config"]["bits"])
+
+    @property
+    def kind(self) -> str:
+        """``"hnn"`` for a trained network (HNN-Net, GHashing), or another kind such as
+        ``"wl-simhash"`` (:mod:`hnn_tf.wl_hash`), which has no weights."""
+        return str(self.meta.get("kind", "hnn"))
 
     @property
     def version(self) -> str | None:

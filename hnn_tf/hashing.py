@@ -37,7 +37,8 @@ __all__ = [
 
 @functools.lru_cache(maxsize=8)
 def load_hasher(bits: int | None = 64, directory: str | None = None):
-    """The hasher of ``bits`` bits: the one shipped in the package, or the one in ``directory``.
+    """The hasher of ``bits`` bits: the one shipped in the package, or the one in ``directory``
+    (a folder, or a shipped kind's name: ``"wl"`` for the WL-SimHash of :mod:`hnn_tf.wl_hash`).
 
     Loaded once per process (cached). The folder is found by
     :meth:`hnn_tf.hasher_files.HasherFolder.locate`.
@@ -46,12 +47,22 @@ def load_hasher(bits: int | None = 64, directory: str | None = None):
         HNNError: no hasher of that length is installed (train one with ``hnn train --bits Q``),
             or the folder holds none, or its code length is not ``bits``.
     """
-    from hnn_tf.hasher import Hasher
     from hnn_tf.hasher_files import HasherFolder
 
     if directory is None and bits is None:
         bits = 64
-    return Hasher.load(HasherFolder.locate(bits, directory))
+    folder = HasherFolder.locate(bits, directory)
+    if folder.kind == "wl-simhash":
+        from hnn_tf.errors import HNNError
+        from hnn_tf.wl_hash import WLHasher
+
+        try:
+            return WLHasher.from_meta(folder.meta)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HNNError(f"unreadable hasher config ({exc})", str(folder.path)) from None
+    from hnn_tf.hasher import Hasher
+
+    return Hasher.load(folder)
 
 
 @dataclass(frozen=True)
