@@ -117,3 +117,34 @@ def list_cmd(sources, max_params, show_all, as_json):
              si(r.summary()["flops"] or 0), r.alias_of or ("" if r.status == "built" else r.status)] for r in records]
     click.echo(table(["model", "family", "task", "params", "nodes", "FLOPs", "alias of / status"], rows,
                      right={3, 4, 5}))
+
+
+@zoo_group.command("evaluate")
+@click.option("--methods", default="wl-simhash,shipped", show_default=True,
+              help="Comma-separated methods of hnn_tf/zoo/generalisation.py METHODS.")
+@_source_option
+@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--results", type=click.Path(file_okay=False), default="results", show_default=True,
+              help="Folder for generalisation.json, .md and generalisation_flags.png.")
+def evaluate_cmd(methods, sources, folds, seed, results):
+    """Leave-family-out evaluation of hashers on the cached broad zoo: held-out family mAP and
+    P@1, false flags at a threshold calibrated on the training folds, variants, collisions,
+    structure and bit statistics, per fold with mean and std (hnn_tf/zoo/generalisation.py).
+    """
+    from hnn_tf.zoo.generalisation import METHODS, evaluate, report_markdown, write_report, zoo_items
+
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown:
+        fail(f"unknown method {unknown[0]!r}; known: {', '.join(METHODS)}")
+    items = zoo_items(_split_sources(sources))
+    if not items:
+        fail("the zoo cache is empty for these sources: run `hnn zoo build`")
+    try:
+        res = evaluate(names, items, k=folds, seed=seed, log=lambda m: click.echo(m, err=True))
+    except ValueError as exc:
+        fail(str(exc))
+    paths = write_report(res, results)
+    click.echo(report_markdown(res))
+    click.echo("wrote " + ", ".join(str(p) for p in paths))

@@ -1,0 +1,360 @@
+"""Leave-family-out evaluation of hashers on the broad zoo (issue protocol; results/generalisation.md).
+
+The paper's protocol queries 10%-deleted copies of models the database holds; it cannot show
+whether a hasher generalises to architectures it never saw. Here the broad zoo's distinct
+architectures (:attr:`hnn_tf.zoo.broad.BroadZoo.architectures`, canonical graphs with the
+``canonical`` recipe's merge rules) are split by *family* into K folds (seeded); for each
+fold, a method gets the other folds' models to train on (if it trains) and codes every model;
+the fold's models are then the held-out ones. Per fold (and as mean and std over folds):
+
+- ``map`` / ``p_at_1``: held-out family retrieval. Each held-out model of a family with at
+  least 2 models queries all other codes (training and held-out); relevant = same family;
+  ties in Hamming distance are broken by a seeded permutation.
+- ``false_flags``: the share of held-out models with a training-family model within the
+  check threshold, the threshold calibrated on the training folds only: best pair F1
+  (:func:`hnn_tf.index.threshold.best_f1_threshold`) where positives are (augmented copy,
+  its source) pairs and negatives (augmented copy, a model of another family); per source too.
+- ``variants_top1``: each augmented copy (``COPIES`` per training model, ``DELETE`` of its
+  nodes deleted, paper 4.1.3) queries the original codes; top-1 of its own family.
+- ``cross_collisions``: pairs of different architectures of different families with
+  identical codes; ``within_collisions``: the share of within-family pairs with identical codes.
+- ``spearman_all`` / ``spearman_within``: Spearman correlation between Hamming distance and
+  the Weisfeiler-Lehman kernel distance (1 - cosine of the subtree-label count vectors,
+  :func:`hnn_tf.wl_hash.subtree_counts`), over a seeded sample of pairs.
+- ``constant_bits``: share of bits constant over the zoo; ``bit_correlation``: mean absolute
+  pairwise correlation between bits.
+
+Methods are registered in :data:`METHODS` (name -> function from a :class:`Fold` to codes);
+``wl-simhash`` (no training) and ``shipped`` (the installed 64-bit hasher, trained on the
+paper zoo only) are built in.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import zlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from hnn_tf.graph.layer_graph import LayerGraph
+
+#: Folds, augmented copies per model and their deletion share, the seed, pairs sampled for Spearman.
+K, COPIES, DELETE, SEED, SPEARMAN_PAIRS = 5, 2, 0.1, 0, 20000
+
+
+@dataclass
+class Item:
+    """One distinct architecture of the broad zoo.
+
+    Attributes:
+        key: ``source:name``; family, source: as the zoo records them; graph: the canonical
+        graph with merge rules (what a ``canonical`` hasher reads).
+    """
+
+    key: str
+    family: str
+    source: str
+    graph: LayerGraph
+
+
+@dataclass
+class Fold:
+    """What a method sees for one fold: every item, which are for training, and the augmented
+    copies of the training items (graphs and the index of their source item)."""
+
+    index: int
+    items: list[Item]
+    train: np.ndarray  # bool (N,)
+    copies: list[LayerGraph]
+    copy_of: np.ndarray  # int (C,)
+
+
+def zoo_items(sources=None) -> list[Item]:
+    """The broad zoo's distinct architectures from the cache (``hnn zoo build`` fills it)."""
+    from hnn_tf.graph.recipes import get_recipe
+    from hnn_tf.zoo.broad import DEFAULT_SOURCES, load_zoo
+
+    recipe = get_recipe("canonical")
+    zoo = load_zoo(sources or DEFAULT_SOURCES)
+    return [Item(r.key, r.entry.family, r.entry.source, recipe.finish(r.graph)) for r in zoo.architectures]
+
+
+def family_folds(items: list[Item], k: int = K, seed: int = SEED) -> list[set[str]]:
+    """The families split into ``k`` folds of about equal model counts (seeded, greedy)."""
+    sizes = Counter(it.family for it in items)
+    fams = sorted(sizes)
+    random.Random(seed).shuffle(fams)
+    folds: list[set[str]] = [set() for _ in range(k)]
+    load = [0] * k
+    for f in sorted(fams, key=lambda f: -sizes[f]):  # stable: ties keep the shuffled order
+        j = int(np.argmin(load))
+        folds[j].add(f)
+        load[j] += sizes[f]
+    return folds
+
+
+def _copies(items: list[Item], train: np.ndarray, seed: int) -> tuple[list[LayerGraph], np.ndarray]:
+    from hnn_tf.zoo.dataset import delete_nodes
+
+    graphs, owner = [], []
+    for i in np.flatnonzero(train):
+        g = items[i].graph
+        if g.num_nodes < 3:
+            continue
+        tag = zlib.crc32(items[i].key.encode())
+        for c in range(COPIES):
+            graphs.append(delete_nodes(g, DELETE, np.random.default_rng([seed, tag, c])))
+            owner.append(i)
+    return graphs, np.asarray(owner, dtype=np.int64)
+
+
+def _average_precision(dist_row: np.ndarray, relevant: np.ndarray, tiebreak: np.ndarray) -> tuple[float, float]:
+    order = np.lexsort((tiebreak, dist_row))
+    rel = relevant[order]
+    hits = np.cumsum(rel)
+    ap = float((hits[rel] / (np.flatnonzero(rel) + 1)).mean()) if rel.any() else 0.0
+    return ap, float(rel[0])
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    if len(a) < 3 or np.all(a == a[0]) or np.all(b == b[0]):
+        return 0.0
+    return float(spearmanr(a, b).statistic)
+
+
+def wl_kernel_distances(items: list[Item], pairs: np.ndarray) -> np.ndarray:
+    """1 - cosine similarity of the WL subtree-count vectors of each pair (P,) float."""
+    from hnn_tf.wl_hash import subtree_counts
+
+    counts = [subtree_counts(it.graph) for it in items]
+    norms = np.array([np.sqrt(sum(v * v for v in c.values())) or 1.0 for c in counts])
+    out = np.empty(len(pairs))
+    for p, (i, j) in enumerate(pairs):
+        a, b = counts[i], counts[j]
+        if len(a) > len(b):
+            a, b = b, a
+        out[p] = 1.0 - sum(v * b.get(k, 0) for k, v in a.items()) / (norms[i] * norms[j])
+    return out
+
+
+def fold_metrics(fold: Fold, codes: np.ndarray, copy_codes: np.ndarray, pairs: np.ndarray,
+                 wl_dist: np.ndarray, seed: int = SEED) -> dict[str, Any]:
+    """The metrics of the module doc for one fold.
+
+    Args:
+        fold: the fold.
+        codes: bool (N, Q), the codes of ``fold.items``.
+        copy_codes: bool (C, Q), the codes of ``fold.copies``.
+        pairs: int (P, 2) item pairs for the Spearman figures; wl_dist: their WL distances.
+    """
+    from hnn_tf.codes import hamming_matrix
+    from hnn_tf.index.threshold import best_f1_threshold
+
+    items, train = fold.items, fold.train
+    n, bits = codes.shape
+    fam = np.array([it.family for it in items])
+    src = np.array([it.source for it in items])
+    dist = hamming_matrix(codes, codes)
+    tiebreak = np.random.default_rng(seed).permutation(n)
+    held = np.flatnonzero(~train)
+    fam_size = Counter(fam.tolist())
+    aps, p1 = [], []
+    for q in held:
+        if fam_size[fam[q]] < 2:
+            continue
+        mask = np.arange(n) != q
+        ap, top = _average_precision(dist[q, mask], (fam == fam[q])[mask], tiebreak[mask])
+        aps.append(ap)
+        p1.append(top)
+    # check threshold from the training folds: copies vs. their source (positive) and vs. other families
+    cd = hamming_matrix(copy_codes, codes[train]) if len(copy_codes) else np.zeros((0, int(train.sum())), np.int64)
+    tr_idx = np.flatnonzero(train)
+    pos = cd[np.arange(len(fold.copy_of)), np.searchsorted(tr_idx, fold.copy_of)]
+    other = fam[tr_idx][None, :] != fam[fold.copy_of][:, None]
+    neg = cd[other]
+    calib = best_f1_threshold(np.concatenate([pos, neg]), np.concatenate([np.ones(len(pos), bool),
+                                                                          np.zeros(len(neg), bool)]), bits)
+    t = int(calib["threshold"])
+    near = dist[np.ix_(held, tr_idx)].min(axis=1) <= t if len(tr_idx) else np.zeros(len(held), bool)
+    per_source = {s: float(near[src[held] == s].mean()) for s in sorted(set(src[held].tolist()))}
+    # variants: each copy's top-1 among the original codes (the database holds its source model)
+    if len(copy_codes):
+        vd = hamming_matrix(copy_codes, codes)
+        vtb = np.random.default_rng(seed + 1).random(vd.shape)
+        vd = vd.astype(np.float64) + 0.5 * vtb  # seeded tie-break inside one distance
+        top1 = np.argmin(vd, axis=1)
+        variants = float((fam[top1] == fam[fold.copy_of]).mean())
+    else:
+        variants = float("nan")
+    iu = np.triu_indices(n, 1)
+    same_code = dist[iu] == 0
+    same_fam = fam[iu[0]] == fam[iu[1]]
+    within_pairs = int(same_fam.sum())
+    hd = dist[pairs[:, 0], pairs[:, 1]]
+    within = fam[pairs[:, 0]] == fam[pairs[:, 1]]
+    c = codes.astype(np.float64)
+    std = c.std(axis=0)
+    live = std > 0
+    corr = np.corrcoef(c[:, live].T) if live.sum() > 1 else np.ones((1, 1))
+    off = ~np.eye(len(corr), dtype=bool)
+    return {
+        "fold": fold.index, "held_out_models": int(len(held)), "train_models": int(train.sum()),
+        "queries": len(aps), "map": float(np.mean(aps)) if aps else float("nan"),
+        "p_at_1": float(np.mean(p1)) if p1 else float("nan"),
+        "threshold": t, "threshold_f1": float(calib["f1"]),
+        "false_flags": float(near.mean()) if len(near) else float("nan"), "false_flags_by_source": per_source,
+        "variants_top1": variants,
+        "cross_collisions": int((same_code & ~same_fam).sum()),
+        "within_collisions": float((same_code & same_fam).sum() / within_pairs) if within_pairs else 0.0,
+        "spearman_all": _spearman(hd, wl_dist), "spearman_within": _spearman(hd[within], wl_dist[within]),
+        "constant_bits": float(1.0 - live.mean()),
+        "bit_correlation": float(np.abs(corr[off]).mean()) if off.any() else 0.0,
+        "flag_curve": [float((dist[np.ix_(held, tr_idx)].min(axis=1) <= x).mean()) for x in range(bits + 1)],
+    }
+
+
+# --------------------------------------------------------------------------- methods
+
+def _wl(fold: Fold) -> tuple[np.ndarray, np.ndarray, str]:
+    from hnn_tf.wl_hash import WLHasher
+
+    h = WLHasher()
+    return h.encode([it.graph for it in fold.items]), h.encode(fold.copies), h.version
+
+
+def _shipped(fold: Fold) -> tuple[np.ndarray, np.ndarray, str]:
+    from hnn_tf.hashing import load_hasher
+
+    h = load_hasher(64)
+    return h.encode([it.graph for it in fold.items]), h.encode(fold.copies), h.version
+
+
+#: Method name -> function(fold) -> (item codes (N, Q) bool, copy codes (C, Q) bool, hasher version).
+METHODS: dict[str, Callable[[Fold], tuple[np.ndarray, np.ndarray, str]]] = {"wl-simhash": _wl, "shipped": _shipped}
+
+
+def evaluate(methods=("wl-simhash", "shipped"), items: list[Item] | None = None, k: int = K, seed: int = SEED,
+             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run every method on every fold; returns the JSON-ready results (per fold, mean and std).
+
+    Raises:
+        KeyError: an unknown method.
+        ValueError: fewer than ``k`` families.
+    """
+    say = log or (lambda m: None)
+    items = items if items is not None else zoo_items()
+    folds = family_folds(items, k, seed)
+    if sum(1 for f in folds if f) < k:
+        raise ValueError(f"need at least {k} families, have {len({it.family for it in items})}")
+    rng = np.random.default_rng(seed)
+    n = len(items)
+    pairs = rng.integers(0, n, size=(SPEARMAN_PAIRS * 2, 2))
+    pairs = np.unique(np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1), axis=0)[:SPEARMAN_PAIRS]
+    say(f"WL kernel distances of {len(pairs)} pairs")
+    wl_dist = wl_kernel_distances(items, pairs)
+    out: dict[str, Any] = {"items": n, "families": len({it.family for it in items}), "k": k, "seed": seed,
+                           "sources": dict(Counter(it.source for it in items)), "methods": {}}
+    for name in methods:
+        fn = METHODS[name]
+        per_fold = []
+        version = ""
+        for j, fams in enumerate(folds):
+            train = np.array([it.family not in fams for it in items])
+            copies, owner = _copies(items, train, seed + j)
+            fold = Fold(j, items, train, copies, owner)
+            say(f"{name}: fold {j + 1}/{k} ({int((~train).sum())} held out)")
+            codes, copy_codes, version = fn(fold)
+            per_fold.append(fold_metrics(fold, codes, copy_codes, pairs, wl_dist, seed))
+        out["methods"][name] = {"version": version, "folds": per_fold, "summary": summarise(per_fold)}
+    return out
+
+
+def summarise(per_fold: list[dict]) -> dict[str, dict[str, float]]:
+    """Mean and std over folds of every scalar metric (false flags per source included)."""
+    keys = [k for k, v in per_fold[0].items() if isinstance(v, (int, float)) and k != "fold"]
+    out = {k: {"mean": float(np.nanmean([f[k] for f in per_fold])), "std": float(np.nanstd([f[k] for f in per_fold]))}
+           for k in keys}
+    by_source: dict[str, list[float]] = defaultdict(list)
+    for f in per_fold:
+        for s, v in f["false_flags_by_source"].items():
+            by_source[s].append(v)
+    for s, v in by_source.items():
+        out[f"false_flags[{s}]"] = {"mean": float(np.mean(v)), "std": float(np.std(v))}
+    return out
+
+
+ROWS = [("map", "held-out family mAP", "max"), ("p_at_1", "held-out family P@1", "max"),
+        ("false_flags", "false flags (held-out, calibrated threshold)", "min"),
+        ("variants_top1", "known-family variants top-1", "max"),
+        ("cross_collisions", "cross-family collisions (pairs)", "min"),
+        ("within_collisions", "within-family collisions (share of pairs)", "min"),
+        ("spearman_all", "Spearman(Hamming, WL distance), all pairs", "max"),
+        ("spearman_within", "Spearman, within families", "max"),
+        ("constant_bits", "constant bits (share)", "min"), ("bit_correlation", "mean |bit correlation|", "min"),
+        ("threshold", "calibrated threshold (bits)", None)]
+
+
+def report_markdown(results: dict[str, Any]) -> str:
+    """``results/generalisation.md``: the table of means and stds, per-source false flags."""
+    methods = list(results["methods"])
+    lines = ["# Leave-family-out generalisation on the broad zoo", "",
+             f"{results['items']} distinct architectures in {results['families']} families "
+             f"({', '.join(f'{s}: {c}' for s, c in sorted(results['sources'].items()))}); "
+             f"{results['k']} family folds, seed {results['seed']}; protocol in hnn_tf/zoo/generalisation.py.", "",
+             "| metric | " + " | ".join(methods) + " |", "| --- |" + " --- |" * len(methods)]
+    for key, label, _ in ROWS:
+        cells = []
+        for m in methods:
+            s = results["methods"][m]["summary"].get(key)
+            cells.append("-" if s is None else f"{s['mean']:.3f} ± {s['std']:.3f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    srcs = sorted({k[len("false_flags["):-1] for m in methods for k in results["methods"][m]["summary"]
+                   if k.startswith("false_flags[")})
+    for s in srcs:
+        cells = [f"{results['methods'][m]['summary'].get(f'false_flags[{s}]', {}).get('mean', float('nan')):.3f}"
+                 for m in methods]
+        lines.append(f"| false flags, {s} | " + " | ".join(cells) + " |")
+    lines += ["", "Versions: " + "; ".join(f"{m}: {results['methods'][m]['version']}" for m in methods), ""]
+    return "\n".join(lines)
+
+
+def flag_figure(results: dict[str, Any], path) -> None:
+    """The false-flag rate of held-out models against the threshold, one line per method (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m, r in results["methods"].items():
+        curves = np.array([f["flag_curve"] for f in r["folds"]])
+        ax.plot(np.arange(curves.shape[1]), curves.mean(axis=0), label=m)
+        t = r["summary"]["threshold"]["mean"]
+        ax.axvline(t, ls=":", lw=0.8, color=ax.lines[-1].get_color())
+    ax.set_xlabel("threshold (Hamming distance, bits)")
+    ax.set_ylabel("held-out models flagged")
+    ax.set_title("false flags vs threshold (dotted: calibrated)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(results: dict[str, Any], folder) -> list:
+    """Write ``generalisation.json``, ``.md`` and ``generalisation_flags.png`` into ``folder``."""
+    from pathlib import Path
+
+    from hnn_tf.safe_io import atomic_write
+
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    paths = [atomic_write(d / "generalisation.json", json.dumps(results, indent=1)),
+             atomic_write(d / "generalisation.md", report_markdown(results))]
+    flag_figure(results, d / "generalisation_flags.png")
+    return [*paths, d / "generalisation_flags.png"]
