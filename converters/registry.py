@@ -243,7 +243,8 @@ def load_plugins(force: bool = False) -> list[str]:
             elif callable(obj) and not isinstance(obj, (Converter, types.ModuleType)):
                 obj = obj()
             if isinstance(obj, Converter):
-                if _REGISTRY.get(obj.name) is not obj:
+                current = _REGISTRY.get(obj.name)
+                if current is not obj and type(current) is not type(obj):  # a reload keeps the first
                     register(obj)
             elif not isinstance(obj, types.ModuleType):
                 raise TypeError(f"{ep.value} is a {type(obj).__name__}, not a Converter")
