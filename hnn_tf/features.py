@@ -147,3 +147,41 @@ def normalized_adjacency(graph: LayerGraph) -> sp.csr_matrix:
     out = sp.csr_matrix(d.dot(out).dot(d).astype(np.float32))
     out.sort_indices()
     return out
+
+
+#: Slots of the structural attributes in :func:`structural_features`: kernel size
+#: (none, 1, 2, 3, 4-5, 6-7, larger), stride (none, 1, 2, larger), grouped (group > 1).
+KERNEL_SLOTS, STRIDE_SLOTS, GROUP_SLOTS = 7, 4, 1
+STRUCTURAL_EXTRA = KERNEL_SLOTS + STRIDE_SLOTS + GROUP_SLOTS
+
+
+def _kernel_slot(v) -> int:
+    if v is None:
+        return 0
+    k = max(v) if isinstance(v, list) and v else (v if isinstance(v, int) else 0)
+    return {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 5, 7: 5}.get(int(k), 6 if k > 7 else 0)
+
+
+def _stride_slot(v) -> int:
+    if v is None:
+        return 0
+    s = max(v) if isinstance(v, list) and v else (v if isinstance(v, int) else 0)
+    return 1 if s == 1 else (2 if s == 2 else (3 if s > 2 else 0))
+
+
+def structural_features(graph: LayerGraph, vocab: OpVocabulary) -> np.ndarray:
+    """:func:`node_features` followed by one-hot kernel size, one-hot stride and a grouped flag.
+
+    Returns:
+        float32 (N, vocab.feature_dim + :data:`STRUCTURAL_EXTRA`); the attributes are the
+        layer graph's ``attrs`` (:data:`hnn_tf.graph.layer_graph.STRUCTURAL_ATTRS`).
+    """
+    base = node_features(graph, vocab)
+    extra = np.zeros((graph.num_nodes, STRUCTURAL_EXTRA), dtype=np.float32)
+    for i, a in enumerate(graph.attrs):
+        extra[i, _kernel_slot(a.get("kernel_shape"))] = 1.0
+        extra[i, KERNEL_SLOTS + _stride_slot(a.get("strides"))] = 1.0
+        if int(a.get("group", 1) or 1) > 1:
+            extra[i, KERNEL_SLOTS + STRIDE_SLOTS] = 1.0
+    return np.concatenate([base, extra], axis=1)
+

@@ -19,7 +19,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from hnn_tf.errors import HNNError
-from hnn_tf.features import OpVocabulary, node_features, normalized_adjacency, op_type_features
+from hnn_tf.features import (
+    STRUCTURAL_EXTRA,
+    OpVocabulary,
+    node_features,
+    normalized_adjacency,
+    op_type_features,
+    structural_features,
+)
 from hnn_tf.graph.layer_graph import LayerGraph
 from hnn_tf.hasher_files import CONFIG_FILE, WEIGHTS_FILE, HasherFolder, shipped_hasher_dir  # noqa: F401
 from hnn_tf.safe_io import atomic_write
@@ -37,7 +44,12 @@ class GraphTensors:
     __slots__ = ("x", "rows", "cols", "vals")
 
     def __init__(self, graph: LayerGraph, vocab: OpVocabulary, features: str = "hnn"):
-        self.x = node_features(graph, vocab) if features == "hnn" else op_type_features(graph, vocab)
+        if features == "hnn":
+            self.x = node_features(graph, vocab)
+        elif features == "structural":
+            self.x = structural_features(graph, vocab)
+        else:
+            self.x = op_type_features(graph, vocab)
         a = sp.coo_matrix(normalized_adjacency(graph))
         self.rows, self.cols, self.vals = a.row.astype(np.int64), a.col.astype(np.int64), a.data.astype(np.float32)
 
@@ -77,7 +89,8 @@ class Hasher:
         self.config = config
         self.vocab = vocab
         self.features = features or config.features
-        self.config.feature_dim = vocab.feature_dim if self.features == "hnn" else vocab.size
+        self.config.feature_dim = {"hnn": vocab.feature_dim, "structural": vocab.feature_dim + STRUCTURAL_EXTRA}.get(
+            self.features, vocab.size)
         self.model = model if model is not None else HNNNet(config)
         self._version: str | None = None
         self._built = False

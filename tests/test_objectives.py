@@ -74,3 +74,33 @@ def test_ghashing_trains_on_op_types_and_reads_bits_above_zero():
     assert np.abs(activations).max() <= 0.5  # 0.5 tanh
     np.testing.assert_array_equal(hasher.encode(graphs), activations > 0.0)
     assert hasher.version.startswith("ghashing-")
+
+
+def test_structural_losses_and_features():
+    import tensorflow as tf
+
+    from hnn_tf.features import STRUCTURAL_EXTRA, OpVocabulary, structural_features
+    from hnn_tf.graph.layer_graph import LayerGraph
+    from hnn_tf.objectives.structural import OTHER_MARGIN, SAME_MARGIN
+
+    obj = get_objective("structural")
+    cfg = HasherConfig(bits=8, alpha=1.0, beta=1.0, gamma=1.0, method="structural")
+    assert cfg.features == "structural" and cfg.bit_threshold == 0.0
+    c = np.sign(np.random.default_rng(0).normal(size=(4, 8))).astype(np.float32)
+    same = obj.losses({"code": tf.constant(c)}, {"code": tf.constant(c)}, tf.zeros(4), tf.constant([0, 1, 2, 3]),
+                      tf.constant([0, 1, 2, 3]), cfg)
+    assert float(same["topo"]) == 0.0 and float(same["class"]) == 0.0 and float(same["quant"]) == 0.0
+    # opposite codes (h = 1) at WL distance 1 (target 1/2), labelled one family: both terms bite
+    far = obj.losses({"code": tf.constant(c)}, {"code": tf.constant(-c)}, tf.ones(4), tf.constant([0] * 4),
+                     tf.constant([0] * 4), cfg)
+    assert float(far["topo"]) == pytest.approx(0.25) and float(far["class"]) == pytest.approx(1.0 - SAME_MARGIN)
+    other = obj.losses({"code": tf.constant(c)}, {"code": tf.constant(c)}, tf.zeros(4), tf.constant([0] * 4),
+                       tf.constant([1] * 4), cfg)
+    assert float(other["class"]) == pytest.approx(OTHER_MARGIN)  # two families at distance 0
+    g = LayerGraph(ops=["Conv", "Relu"], flops=[10, 1], params=[5, 0], edges=[(0, 1)],
+                   attrs=[{"kernel_shape": [3, 3], "strides": [2, 2], "group": 4}, {}])
+    vocab = OpVocabulary(("Conv", "Relu"))
+    x = structural_features(g, vocab)
+    assert x.shape == (2, vocab.feature_dim + STRUCTURAL_EXTRA)
+    extra = x[:, vocab.feature_dim:]
+    assert extra[0].tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1] and extra[1].tolist()[:7] == [1, 0, 0, 0, 0, 0, 0]
