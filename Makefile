@@ -51,6 +51,8 @@ bench: $(STAMP)
 	$(PY) bench/convert.py
 	$(PY) bench/cross_framework.py
 	$(PY) bench/hostile.py
+	$(PY) bench/zoo.py
+	$(PY) bench/equivalence.py
 
 clean-cache:
 	rm -rf $${HNN_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/hnn}
