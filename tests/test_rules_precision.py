@@ -120,3 +120,10 @@ def test_variant_errors_are_one_line(float_models):
     broken.graph.node[0].input[0] = "missing"
     with pytest.raises(ConversionError, match="quantization failed"):
         make_variant(broken, "dynamic")
+
+
+def test_variants_write_nothing_into_the_working_directory(float_models, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("pre_process", "dynamic"):
+        make_variant(float_models[True], name)
+    assert list(tmp_path.iterdir()) == []

@@ -11,11 +11,14 @@ the evaluation's known-family variants.
 
 Each function takes an ``onnx.ModelProto`` whose weights are stored (quantizers read them;
 export with ``keep_weights=True``) and returns a new ``onnx.ModelProto``. Work files go to a
-private temporary folder that is removed afterwards. Sources: the libraries named per variant.
+private temporary folder that is removed afterwards; the onnxruntime tools run with that
+folder as the working directory (``quant_pre_process`` saves files into it when its symbolic
+shape inference is incomplete), so these functions are not for threads sharing a cwd. Sources: the libraries named per variant.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -53,7 +56,8 @@ def _in_folder(fn: Callable[[Path, Path], None], model: onnx.ModelProto, what: s
         src, dst = Path(d) / "model.onnx", Path(d) / "variant.onnx"
         onnx.save(model, str(src))
         try:
-            fn(src, dst)
+            with contextlib.chdir(d):  # onnxruntime's shape inference saves work files into the cwd
+                fn(src, dst)
             return onnx.load(str(dst))
         except Exception as exc:  # noqa: BLE001 - any library error is this variant's failure
             raise ConversionError(f"{what} failed ({exception_summary(exc)})") from None
