@@ -14,15 +14,7 @@ nn = torch.nn
 
 from hnn_tf.converters.pytorch import export_module  # noqa: E402
 from hnn_tf.graph import build_graph  # noqa: E402
-
-
-class Lambda(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
+from test_rules_transformer import Lambda  # noqa: E402  (tests/ is on sys.path, as for test_model)
 
 
 def _export(module, shape):
