@@ -14,7 +14,8 @@ with the float TorchScript export. A difference is printed with what differs (la
 by op, FLOPs, parameters), which is the reason to read; a tool that fails on the model is
 printed as such and not counted.
 
-Usage: ``python bench/equivalence.py [--per-source N] [--seed S] [--models source:name ...]``.
+Usage: ``python bench/equivalence.py [--per-source N] [--seed S] [--models source:name ...]
+[--variants qdq,dynamo,...]``.
 Needs a built zoo (``hnn zoo build``) to sample from unless ``--models`` is given.
 """
 
@@ -68,6 +69,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sources", default="torchvision,timm,transformers")
     ap.add_argument("--models", nargs="*", help="source:name keys instead of a sample")
+    ap.add_argument("--variants", default=None,
+                    help="comma-separated subset of the variants and 'dynamo' (default: all)")
     args = ap.parse_args()
     keys = args.models or _sample(args.per_source, args.seed, args.sources.split(","))
     recipe = get_recipe("canonical")
@@ -89,14 +92,17 @@ def main() -> None:
             continue
         line = [f"{key:50s} {base.num_nodes:5d}"]
         variants = {}
+        wanted = set(args.variants.split(",")) if args.variants else None
         for vname, fn in VARIANTS.items():
+            if wanted is not None and vname not in wanted:
+                continue
             try:
                 with quiet_native_output(), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     variants[vname] = fn(proto)
             except Exception as exc:  # noqa: BLE001
                 variants[vname] = exc
-        if source.framework == "pytorch":
+        if source.framework == "pytorch" and (wanted is None or "dynamo" in wanted):
             try:
                 with quiet_native_output(), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
