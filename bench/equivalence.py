@@ -140,7 +140,8 @@ def main() -> None:
               f"{100 * c['equal'] / max(1, done):7.1f}%")
         if vname in QUANT:
             q_eq, q_all = q_eq + c["equal"], q_all + done
-    print(f"quantized and fp16 variants equal to the float graph: {100 * q_eq / max(1, q_all):.1f}% (target >= 95%)")
+    if q_all:
+        print(f"quantized and fp16 variants equal to the float graph: {100 * q_eq / q_all:.1f}% (target >= 95%)")
     print("\ndifferences and failures:")
     for d in diffs:
         print("  " + d)
