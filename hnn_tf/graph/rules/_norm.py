@@ -82,3 +82,20 @@ def float_params(g, names) -> int:
     from hnn_tf.graph.cost import _FLOAT_TYPES
 
     return sum(g.consts[c].numel for c in names if c and c in g.consts and g.consts[c].dtype in _FLOAT_TYPES)
+
+
+def normalised_tail(g, mean_sq, base: str, axes: tuple[int, ...], ops=("Mul", "Add")):
+    """After ``mean_sq`` (the mean of squares of ``base`` over ``axes``): the inverse root
+    (:func:`inverse_root`) and the affine tail (:func:`affine_tail` with ``ops``) sized by the
+    reduced axes. Returns (nodes, epsilon, [gamma or "", beta or ""]) or None."""
+    from hnn_tf.graph.rules._helpers import numel
+
+    root = inverse_root(g, mean_sq, base)
+    if root is None:
+        return None
+    nodes, eps, last = root
+    shape = last.out_shape(0)
+    size = numel(shape[len(shape) + axes[0]:]) if shape is not None else None
+    tail, picked = affine_tail(g, last, size, ops=ops)
+    return [*nodes, *tail], eps, picked
+

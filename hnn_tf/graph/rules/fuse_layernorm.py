@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hnn_tf.graph.rules._helpers import fused, numel, only_reader
-from hnn_tf.graph.rules._norm import affine_tail, float_params, inverse_root, reduce_axes, squares
+from hnn_tf.graph.rules._norm import float_params, normalised_tail, reduce_axes, squares
 from hnn_tf.graph.rules.base import Rule, register_rule
 
 
@@ -35,14 +35,11 @@ class FuseLayerNorm(Rule):
         m2 = only_reader(g, sq, {"ReduceMean"}) if sq is not None else None
         if m2 is None or reduce_axes(g, m2) != axes or len(g.readers(d)) != 2 or g.is_output(d):
             return None
-        root = inverse_root(g, m2, d)
-        if root is None:
+        rest = normalised_tail(g, m2, d, axes)
+        if rest is None:
             return None
-        nodes, eps, last = root
-        shape = last.out_shape(0)
-        size = numel(shape[len(shape) + axes[0]:]) if shape is not None else None
-        tail, (gamma, beta) = affine_tail(g, last, size)
-        return x, [m1, sub, sq, m2, *nodes, *tail], axes, eps, gamma, beta
+        nodes, eps, (gamma, beta) = rest
+        return x, [m1, sub, sq, m2, *nodes], axes, eps, gamma, beta
 
     def rewrite(self, g, m):
         x, chain, axes, eps, gamma, beta = m

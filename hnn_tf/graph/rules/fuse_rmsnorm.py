@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hnn_tf.graph.rules._helpers import fused, numel
-from hnn_tf.graph.rules._norm import affine_tail, float_params, inverse_root, reduce_axes, squares
+from hnn_tf.graph.rules._norm import float_params, normalised_tail, reduce_axes, squares
 from hnn_tf.graph.rules.base import Rule, register_rule
 
 
@@ -30,14 +30,11 @@ class FuseRMSNorm(Rule):
         x = sq.inputs[0]
         if x in g.consts or not squares(g, sq, x):
             return None
-        root = inverse_root(g, m, x)
-        if root is None:
+        rest = normalised_tail(g, m, x, axes, ops=("Mul",))
+        if rest is None:
             return None
-        nodes, eps, last = root
-        shape = last.out_shape(0)
-        size = numel(shape[len(shape) + axes[0]:]) if shape is not None else None
-        tail, (gamma, _) = affine_tail(g, last, size, ops=("Mul",))
-        return x, [sq, m, *nodes, *tail], axes, eps, gamma
+        nodes, eps, (gamma, _) = rest
+        return x, [sq, m, *nodes], axes, eps, gamma
 
     def rewrite(self, g, match):
         x, chain, axes, eps, gamma = match
