@@ -132,19 +132,31 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def wl_kernel_distances(items: list[Item], pairs: np.ndarray) -> np.ndarray:
-    """1 - cosine similarity of the WL subtree-count vectors of each pair (P,) float."""
+def wl_vectors(graphs: list[LayerGraph], iterations: int = 3):
+    """The WL subtree-label count vectors of the graphs (:func:`hnn_tf.wl_hash.subtree_counts`),
+    each scaled to unit length: scipy CSR (G, labels), float64."""
+    import scipy.sparse as sp
+
     from hnn_tf.wl_hash import subtree_counts
 
-    counts = [subtree_counts(it.graph) for it in items]
-    norms = np.array([np.sqrt(sum(v * v for v in c.values())) or 1.0 for c in counts])
-    out = np.empty(len(pairs))
-    for p, (i, j) in enumerate(pairs):
-        a, b = counts[i], counts[j]
-        if len(a) > len(b):
-            a, b = b, a
-        out[p] = 1.0 - sum(v * b.get(k, 0) for k, v in a.items()) / (norms[i] * norms[j])
-    return out
+    index: dict[str, int] = {}
+    rows, cols, vals = [], [], []
+    for r, g in enumerate(graphs):
+        for lab, v in subtree_counts(g, iterations).items():
+            rows.append(r)
+            cols.append(index.setdefault(lab, len(index)))
+            vals.append(float(v))
+    x = sp.csr_matrix((vals, (rows, cols)), shape=(len(graphs), max(1, len(index))), dtype=np.float64)
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.diags(1.0 / norms) @ x
+
+
+def wl_kernel_distances(items: list[Item], pairs: np.ndarray) -> np.ndarray:
+    """1 - cosine similarity of the WL subtree-count vectors of each pair: float (P,)."""
+    x = wl_vectors([it.graph for it in items]).tocsr()
+    dots = np.asarray(x[pairs[:, 0]].multiply(x[pairs[:, 1]]).sum(axis=1)).ravel()
+    return 1.0 - dots
 
 
 def fold_metrics(fold: Fold, codes: np.ndarray, copy_codes: np.ndarray, pairs: np.ndarray,
@@ -256,25 +268,9 @@ def _shipped_hasher():
 
 
 def wl_kernel_matrix(graphs: list[LayerGraph], iterations: int = 3) -> np.ndarray:
-    """All pairwise Weisfeiler-Lehman kernel distances (1 - cosine of the subtree-label count
-    vectors of :func:`hnn_tf.wl_hash.subtree_counts`): float32 (G, G), zero diagonal, in [0, 1].
-    Source: scipy.sparse products."""
-    import scipy.sparse as sp
-
-    from hnn_tf.wl_hash import subtree_counts
-
-    counts = [subtree_counts(g, iterations) for g in graphs]
-    index: dict[str, int] = {}
-    rows, cols, vals = [], [], []
-    for r, c in enumerate(counts):
-        for lab, v in c.items():
-            rows.append(r)
-            cols.append(index.setdefault(lab, len(index)))
-            vals.append(float(v))
-    x = sp.csr_matrix((vals, (rows, cols)), shape=(len(graphs), max(1, len(index))), dtype=np.float64)
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    x = sp.diags(1.0 / norms) @ x
+    """All pairwise Weisfeiler-Lehman kernel distances (1 - cosine of :func:`wl_vectors`):
+    float32 (G, G), zero diagonal, in [0, 1]. Source: scipy.sparse products."""
+    x = wl_vectors(graphs, iterations)
     d = 1.0 - (x @ x.T).toarray()
     np.fill_diagonal(d, 0.0)
     return np.clip(d, 0.0, 1.0).astype(np.float32)
