@@ -51,14 +51,16 @@ def _sub_configs(cfg: Any) -> list:
 
 
 
-def make_model(cfg: Any) -> Any:
-    """``AutoModel.from_config`` with eager attention (and batched experts where the model has them)."""
+def make_model(cfg: Any, trust: bool = False) -> Any:
+    """``AutoModel.from_config`` with eager attention (and batched experts where the model has
+    them: the experts' default loop does not export); ``trust`` allows a config's custom code."""
     from transformers import AutoModel
 
+    extra = {"trust_remote_code": True} if trust else {}
     try:
-        return AutoModel.from_config(cfg, attn_implementation="eager", experts_implementation="batched_mm")
+        return AutoModel.from_config(cfg, attn_implementation="eager", experts_implementation="batched_mm", **extra)
     except TypeError:
-        return AutoModel.from_config(cfg, attn_implementation="eager")
+        return AutoModel.from_config(cfg, attn_implementation="eager", **extra)
 
 
 def _image_size(cfg: Any) -> int:
@@ -266,9 +268,7 @@ class TransformersConverter(Converter):
             where = str(model_or_path)
             cfg = read_config(Path(model_or_path), trust)
             try:
-                from transformers import AutoModel
-
-                model = AutoModel.from_config(cfg, trust_remote_code=trust, attn_implementation="eager")
+                model = make_model(cfg, trust)  # built as the zoo builds it
             except Exception as exc:  # noqa: BLE001
                 raise ConversionError(f"transformers cannot build the model ({exception_summary(exc)})",
                                       path=where) from None
