@@ -61,6 +61,7 @@ def _sample(per_source: int, seed: int, sources) -> list[str]:
 def main() -> None:
     from hnn_tf._tf import quiet_native_output
     from hnn_tf.graph.recipes import get_recipe
+    from hnn_tf.zoo.broad import select_entries
     from hnn_tf.zoo.sources import get_source
     from hnn_tf.zoo.variants import VARIANTS
 
@@ -80,7 +81,7 @@ def main() -> None:
     for key in keys:
         src_name, name = key.split(":", 1)
         source = get_source(src_name)
-        entry = next(e for e in source.entries() if e.name == name)
+        entry = select_entries([src_name], [name])[0]
         try:
             with quiet_native_output(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -43,7 +43,7 @@ class ZooSpecConverter(Converter):
             ConversionError: no such source or model, over the cap, or the build or export failed.
         """
         from hnn_tf.converters.registry import exception_summary
-        from hnn_tf.zoo.broad import DEFAULT_MAX_PARAMS
+        from hnn_tf.zoo.broad import DEFAULT_MAX_PARAMS, select_entries
         from hnn_tf.zoo.sources import TooLarge, get_source
 
         text = str(model_or_path)
@@ -54,7 +54,8 @@ class ZooSpecConverter(Converter):
             source = get_source(m.group(1))
         except Exception as exc:  # noqa: BLE001 - HNNError naming the known sources
             raise ConversionError(str(exc), path=text) from None
-        entry = next((e for e in source.entries() if e.name == m.group(2)), None)
+        found = select_entries([source.name], [m.group(2)])
+        entry = found[0] if found else None
         if entry is None:
             raise ConversionError(f"the {source.name} zoo source has no model named {m.group(2)!r} "
                                   "(hnn zoo list --all lists them)", path=text)
