@@ -151,3 +151,83 @@ def test_canonical_order():
     assert ga.fingerprint() == gb.fingerprint() and ga.ops == gb.ops
     # parameters and FLOPs are unchanged by the order
     assert int(ga.params.sum()) == int(build_graph(a).params.sum())
+
+
+def test_slices_to_split_symbolic_and_empty_parts():
+    # TorchScript's split of a size computed from the input's shape: bounds are tensors, the
+    # second part starts where the first ends; an empty part (a partial rotary's pass-through of
+    # nothing) is no part of the split
+    half = _canon(_seq(nn.Linear(32, 32), lambda x: (lambda a, b: a * b)(*x.split(x.shape[-1] // 2, dim=-1))))
+    const = _canon(_seq(nn.Linear(32, 32), lambda x: x[..., :16] * x[..., 16:]))
+    assert "Split" in half.ops and half.fingerprint() == const.fingerprint()
+    with_empty = _canon(_seq(nn.Linear(32, 32), lambda x: torch.cat([x[..., :16] * x[..., 16:], x[..., 32:]], -1)))
+    assert with_empty.fingerprint() == const.fingerprint()
+    # parts of uneven, computed sizes that do not cover the axis stay slices
+    gap = _canon(_seq(nn.Linear(32, 32), lambda x: x[..., : x.shape[-1] // 4] * x[..., x.shape[-1] // 2: 24]))
+    assert "Split" not in gap.ops
+
+
+def test_drop_empty_concat_inputs():
+    plain = _canon(_seq(nn.Linear(32, 32), nn.ReLU()))
+    empty = _canon(_seq(nn.Linear(32, 32), lambda x: torch.cat([x, x[..., 32:]], -1), nn.ReLU()))
+    assert "Concat" not in empty.ops and empty.fingerprint() == plain.fingerprint()
+    # a Concat of two real tensors stays
+    assert "Concat" in _canon(_seq(nn.Linear(32, 32), lambda x: torch.cat([x, x[..., 16:]], -1), nn.ReLU())).ops
+
+
+class TwoMasks(nn.Module):
+    """One mask expanded twice (as the TorchScript exporter writes it for each stack) or once."""
+
+    def __init__(self, twice: bool):
+        super().__init__()
+        self.twice = twice
+        self.a, self.b = nn.Linear(32, 32), nn.Linear(32, 32)
+
+    def forward(self, x):
+        m1 = (x[:, :, :1] > 0).float().reshape(x.shape[0], 1, -1)
+        m2 = (x[:, :, :1] > 0).float().reshape(x.shape[0], 1, -1) if self.twice else m1
+        return self.a(x) * m1.transpose(1, 2) + self.b(x) * m2.transpose(1, 2)
+
+
+def test_merge_duplicate_layers():
+    once, twice = _canon(TwoMasks(False)), _canon(TwoMasks(True))
+    assert twice.fingerprint() == once.fingerprint()
+    # two projections with their own weights read the same input and stay two layers
+    assert once.ops.count("Gemm") == 2
+
+
+def test_canonical_order_reads_output_slots():
+    # q, k, v of one Split, normalised in either order (XCA attention): one canonical graph
+    def attn(k_first):
+        def fn(x):
+            q, k, v = x.chunk(3, dim=-1)
+            if k_first:
+                k = torch.nn.functional.normalize(k, dim=-1)
+                q = torch.nn.functional.normalize(q, dim=-1)
+            else:
+                q = torch.nn.functional.normalize(q, dim=-1)
+                k = torch.nn.functional.normalize(k, dim=-1)
+            return torch.softmax(q @ k.transpose(1, 2), -1) @ v
+        return fn
+    a = build_graph(_export(_seq(nn.Linear(32, 96), attn(False)), (2, 5, 32)))
+    b = build_graph(_export(_seq(nn.Linear(32, 96), attn(True)), (2, 5, 32)))
+    assert a.fingerprint() != b.fingerprint()  # the exports list the branches in other orders
+    assert _canon(_seq(nn.Linear(32, 96), attn(False))).fingerprint() == \
+        _canon(_seq(nn.Linear(32, 96), attn(True))).fingerprint()
+
+
+def test_layout_reshape_of_a_pooled_tensor():
+    # a channels-last LayerNorm of a pooled (N, C, 1, 1) tensor: permute (Transpose) or view (Reshape)
+    def head(view):
+        def fn(x):
+            p = x.mean((2, 3), keepdim=True)
+            p = p.reshape(1, 1, 1, 8) if view else p.permute(0, 2, 3, 1)
+            return torch.nn.functional.layer_norm(p, (8,)).flatten(1)
+        return fn
+    a = _canon(_seq(nn.Conv2d(4, 8, 3), head(False)), (1, 4, 8, 8))
+    b = _canon(_seq(nn.Conv2d(4, 8, 3), head(True)), (1, 4, 8, 8))
+    assert a.fingerprint() == b.fingerprint()
+    # a view of an unpooled map into channels-last order is a reshape of the data and stays
+    c = _canon(_seq(nn.Conv2d(4, 8, 3), lambda x: torch.nn.functional.layer_norm(x.reshape(1, 6, 6, 8), (8,)).flatten(1)),
+               (1, 4, 8, 8))
+    assert "Reshape" in c.ops

@@ -15,6 +15,11 @@ def _digest(*parts) -> str:
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
 
 
+def _slot(node, tensor: str) -> int:
+    """Which output of ``node`` ``tensor`` is (0 for a single-output layer)."""
+    return node.outputs.index(tensor) if len(node.outputs) > 1 else 0
+
+
 @register_pass
 class CanonicalOrder(Pass):
     """The layers are put in one canonical topological order, whatever order the exporter wrote them in.
@@ -23,7 +28,7 @@ class CanonicalOrder(Pass):
     residual block's shortcut before or after its main path; an optimiser re-sorting nodes),
     which changes node numbering and so the graph's fingerprint but not the architecture.
     Each layer gets a structural key: a digest of its op, FLOPs and parameters with its
-    producers' keys (sorted for commutative ops) and its readers' keys with the input slot it
+    producers' keys and the output slot read from each (sorted for commutative ops) and its readers' keys with the input slot it
     fills in each (but for commutative ops); layers are then emitted
     by Kahn's algorithm, the ready layer with the smallest (upward key, downward key) first.
     Changes no count.
@@ -36,8 +41,10 @@ class CanonicalOrder(Pass):
         producer = g.producers()
         up: dict[int, str] = {}
         for n in nodes:
-            ins = [up.get(id(producer[i]), "in") if i in producer else "in" for i in n.inputs
-                   if i and i not in g.consts]  # how a weight or bias is stored is no part of the key
+            # how a weight or bias is stored is no part of the key; which output of a
+            # multi-output producer (a Split's q, k or v) is
+            ins = [(up.get(id(producer[i]), "in"), _slot(producer[i], i)) if i in producer else ("in", 0)
+                   for i in n.inputs if i and i not in g.consts]
             if n.op in COMMUTATIVE_OPS:
                 ins = sorted(ins)
             up[id(n)] = _digest(n.op, n.flops, n.params, tuple(ins))

@@ -29,6 +29,47 @@ def _slice_range(g, n, shape):
     return axis, start, end
 
 
+def _symbolic_parts(g, slices, shape):
+    """The slices in order along one axis when their bounds are computed tensors (a split size
+    derived from the input's shape): the first starts at 0, each next one starts at the tensor
+    the one before ends at, and their output extents along the axis add up to the axis.
+    Returns ``(axis, ordered slices)`` or None."""
+    info = []
+    for r in slices:
+        axis_c = g.const(r, 3) if len(r.inputs) > 3 and r.inputs[3] else None
+        step_c = g.const(r, 4) if len(r.inputs) > 4 and r.inputs[4] else None
+        if (len(r.inputs) > 3 and r.inputs[3] and (axis_c is None or axis_c.value is None)) or \
+                (len(r.inputs) > 4 and r.inputs[4] and (step_c is None or step_c.value is None
+                                                        or not np.all(np.asarray(step_c.value) == 1))):
+            return None
+        axis = 0 if axis_c is None else int(np.asarray(axis_c.value).reshape(-1)[0]) % len(shape)
+        out = r.out_shapes[0] if r.out_shapes else None
+        if out is None or len(out) != len(shape) or any(
+                out[k] != shape[k] for k in range(len(shape)) if k != axis) or not isinstance(out[axis], int):
+            return None
+        info.append((axis, r, out[axis]))
+    if len({a for a, _, _ in info}) != 1:
+        return None
+    axis = info[0][0]
+    if sum(e for _, _, e in info) != shape[axis]:
+        return None
+    start = None
+    for _, r, _ in info:
+        c = g.const(r, 1)
+        if c is not None and c.value is not None and np.size(c.value) == 1 and int(np.asarray(c.value).reshape(-1)[0]) == 0:
+            start = r
+    if start is None:
+        return None
+    order, left = [start], [r for _, r, _ in info if r is not start]
+    while left:
+        nxt = [r for r in left if r.inputs[1] == order[-1].inputs[2]]
+        if len(nxt) != 1:
+            return None
+        order.append(nxt[0])
+        left.remove(nxt[0])
+    return axis, order
+
+
 @register_rule
 class SlicesToSplit(Rule):
     """Slices that cut one tensor into consecutive parts along one axis become one ``Split``.
@@ -46,15 +87,18 @@ class SlicesToSplit(Rule):
         shape = n.in_shape(0)
         if not x or x in g.consts or shape is None:
             return None
+        slices = [r for r in g.readers(x) if r.op == "Slice" and r.inputs[0] == x]
+        if len(slices) < 2:
+            return None
         parts = []
-        for r in g.readers(x):
-            if r.op != "Slice" or r.inputs[0] != x:
-                continue
+        for r in slices:
             rng = _slice_range(g, r, shape)
             if rng is None:
-                return None
-            parts.append((rng, r))
-        if len(parts) < 2 or parts[0][1] is not n and min(p[1].key for p in parts) != n.key:
+                sym = _symbolic_parts(g, slices, shape)
+                return None if sym is None else (x, sym[1], sym[0])
+            if rng[1] < rng[2]:  # an empty slice (a partial rotary's empty pass-through) is no part
+                parts.append((rng, r))
+        if len(parts) < 2 or min(p[1].key for p in parts) != n.key:
             return None
         axes = {p[0][0] for p in parts}
         if len(axes) != 1:
