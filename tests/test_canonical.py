@@ -49,7 +49,7 @@ X_NHWC = (1, 6, 6, 8)
 
 def test_rule_list():
     assert [r.name for r in CANONICAL_RULES] == [
-        "drop_float_casts", "dequantize", "qlinear_to_float", "integer_to_float",  # precision
+        "quantized_pad", "drop_float_casts", "dequantize", "qlinear_to_float", "integer_to_float",  # precision
         "strip_trailing_softmax", "remove_dead_nodes", "merge_duplicate_layers",  # clean-up
         "drop_layout_transposes", "drop_transposes", "drop_neutral_arithmetic", "drop_noops", "slices_to_split",
         "drop_empty_concat_inputs", "drop_single_input_concat", "merge_nested_concat", "drop_gemm_reshapes", "fold_pad",  # layout

@@ -127,3 +127,71 @@ def test_variants_write_nothing_into_the_working_directory(float_models, tmp_pat
     for name in ("pre_process", "dynamic"):
         make_variant(float_models[True], name)
     assert list(tmp_path.iterdir()) == []
+
+
+def _text_net():
+    import torch
+    from torch import nn
+
+    class TextNet(nn.Module):
+        """An embedding table, a decomposed RMSNorm (x * rsqrt(mean(x^2) + eps) * w) and a Linear."""
+
+        def __init__(self):
+            super().__init__()
+            self.emb, self.w, self.fc = nn.Embedding(50, 16), nn.Parameter(torch.ones(16)), nn.Linear(16, 16)
+
+        def forward(self, ids):
+            x = self.emb(ids)
+            x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.w
+            return self.fc(x)
+
+    torch.manual_seed(0)
+    return TextNet().eval()
+
+
+def test_quantized_embedding_and_squares():
+    """A quantized embedding table keeps its parameters (dynamic and QOperator quantize the table,
+    gather, then dequantize); a mean of squares quantized from 0 is no folded ReLU, so the
+    RMSNorm is found in the QDQ model too."""
+    import torch
+
+    from hnn_tf.converters.pytorch import export_module
+
+    src = export_module(_text_net(), (torch.zeros(1, 6, dtype=torch.long),), keep_weights=True)
+    base = build_graph(src, canonical=True)
+    assert base.ops.count("RMSNormalization") == 1 and "Gather" in base.ops
+    for name in ("dynamic", "qoperator", "qdq"):
+        g = build_graph(make_variant(src, name), canonical=True)
+        assert g.fingerprint() == base.fingerprint(), name
+    # a float square (Pow 3 is no square) quantized from 0 still looks like a folded ReLU's range
+    from hnn_tf.graph.rules._quant import squares
+
+    ir = build_ir(src)
+    pows = [n for n in ir.nodes if n.op == "Pow"]
+    assert pows and all(squares(ir, n) for n in pows)
+    ir.consts[pows[0].inputs[1]] = type(ir.consts[pows[0].inputs[1]])(dims=(), dtype=TensorProto.FLOAT,
+                                                                        value=np.array(3.0, np.float32))
+    assert not squares(ir, pows[0])
+
+
+def test_quantized_pad():
+    """A QOperator model pads quantized data with its zero point: a zero Pad, folded into the conv."""
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import export_module
+
+    class PadNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 2)
+
+        def forward(self, x):
+            return self.b(torch.nn.functional.pad(self.a(x), (0, 1, 0, 1)))
+
+    torch.manual_seed(0)
+    src = export_module(PadNet().eval(), (torch.zeros(1, 3, 16, 16),), keep_weights=True)
+    variant = make_variant(src, "qoperator")
+    pads = [n for n in variant.graph.node if n.op_type == "Pad"]
+    assert pads and len(pads[0].input) > 2 and pads[0].input[2]  # filled with the zero point
+    assert build_graph(variant, canonical=True).fingerprint() == build_graph(src, canonical=True).fingerprint()

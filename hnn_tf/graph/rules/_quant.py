@@ -18,7 +18,7 @@ _MIN = {onnx.TensorProto.UINT8: 0, onnx.TensorProto.INT8: -128, onnx.TensorProto
         onnx.TensorProto.INT16: -32768, onnx.TensorProto.UINT4: 0, onnx.TensorProto.INT4: -8}
 #: Layers whose output is never negative: a range starting at 0 after them says nothing.
 NONNEGATIVE_OPS = frozenset({"Relu", "Relu6", "Sigmoid", "Softmax", "HardSigmoid", "Exp", "Abs", "Sqrt",
-                             "QLinearSigmoid", "QLinearSoftmax"})
+                             "QLinearSigmoid", "QLinearSoftmax", "ReduceL2", "ReduceSumSquare", "ReduceL1"})
 #: Layers that keep their input's sign: non-negative if their data inputs are.
 SIGN_KEEPING_OPS = frozenset({
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Concat", "Reshape", "Flatten", "Transpose",
@@ -49,12 +49,26 @@ def clipped_at_zero(g, n) -> bool:
     return "min" in n.attrs and float(n.attrs["min"]) >= 0
 
 
+def squares(g, n) -> bool:
+    """True if ``n`` squares its input: ``Pow`` by a constant even integer, or ``Mul`` of a tensor by itself."""
+    if n.op == "Mul":
+        data = [i for i in n.inputs if i]
+        return len(data) == 2 and data[0] == data[1] and data[0] not in g.consts
+    if n.op == "Pow" and len(n.inputs) > 1:
+        c = g.consts.get(n.inputs[1])
+        if c is None or c.value is None or np.size(c.value) != 1:
+            return False
+        e = float(np.asarray(c.value).reshape(-1)[0])
+        return e == int(e) and int(e) % 2 == 0
+    return False
+
+
 def nonnegative(g, tensor: str, depth: int = 8) -> bool:
     """True if the layers computing ``tensor`` make it non-negative (looking back ``depth`` layers)."""
     p = g.producer(tensor)
     if p is None or depth <= 0:
         return False
-    if p.op in NONNEGATIVE_OPS or clipped_at_zero(g, p):
+    if p.op in NONNEGATIVE_OPS or clipped_at_zero(g, p) or squares(g, p):
         return True
     if p.op not in SIGN_KEEPING_OPS:
         return False

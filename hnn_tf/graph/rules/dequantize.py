@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import onnx
+
 from hnn_tf.graph.ir import Node
 from hnn_tf.graph.rules._helpers import numel
 from hnn_tf.graph.rules._quant import folded_relu
 from hnn_tf.graph.rules.base import Rule, register_rule
+
+#: Element types of a quantized table that a Gather reads before its output is dequantized.
+_INTEGER_TABLES = frozenset({onnx.TensorProto.UINT8, onnx.TensorProto.INT8, onnx.TensorProto.UINT16,
+                             onnx.TensorProto.INT16, onnx.TensorProto.UINT4, onnx.TensorProto.INT4})
 
 
 @register_rule
@@ -19,7 +25,9 @@ class Dequantize(Rule):
     graph builder (the weight counts as a parameter of the layer reading it). A QuantizeLinear
     whose zero point is its type's smallest value after a layer that can give negative
     values had a Relu folded into it (:mod:`hnn_tf.graph.rules._quant`) and becomes that
-    ``Relu``. Carries no FLOPs or parameters (a restored Relu: one FLOP per element).
+    ``Relu``. A Gather of an integer table whose output is dequantized (onnxruntime's
+    quantized embedding) gets the table's elements as its parameters, as the float Gather
+    has. Carries no FLOPs or parameters (a restored Relu: one FLOP per element).
     """
 
     name, group, order = "dequantize", "precision", 3
@@ -31,6 +39,10 @@ class Dequantize(Rule):
     def rewrite(self, g, n):
         zp = n.inputs[2] if len(n.inputs) > 2 else ""
         src = g.producer(n.inputs[0])
+        if n.op == "DequantizeLinear" and src is not None and src.op == "Gather" and src.params == 0:
+            table = g.consts.get(src.inputs[0]) if src.inputs else None
+            if table is not None and table.dtype in _INTEGER_TABLES:
+                src.params = table.numel  # a quantized embedding table, gathered then dequantized
         if n.op == "QuantizeLinear" and zp and src is not None and folded_relu(g, zp, src.op, g.data_inputs(src)):
             g.replace([n], Node(op="Relu", name=f"{n.name}::folded_relu", inputs=[n.inputs[0]],
                                 outputs=list(n.outputs), flops=numel(n.out_shape(0)), in_shapes=n.in_shapes[:1],
