@@ -141,3 +141,45 @@ def test_graph_ir_round_trips_through_json():
     assert [n.op for n in back.nodes] == [n.op for n in ir.nodes] and back.outputs == ir.outputs
     for canonical in (False, True):
         assert graph_from_ir(back, canonical=canonical).fingerprint() == build_graph(model, canonical=canonical).fingerprint()
+
+
+def test_mixed_float_types_still_give_shapes():
+    # an fp16 conversion that left one operand in float32 (onnxconverter-common keeps some ops
+    # in float32): ONNX's checker rejects the Mul's types, propagation infers its shape anyway
+    nodes = [
+        helper.make_node("Cast", ["x"], ["x32"], to=TensorProto.FLOAT),
+        helper.make_node("Pow", ["x32", "two"], ["sq"]),
+        helper.make_node("Mul", ["x", "sq"], ["m"]),
+        helper.make_node("Shape", ["m"], ["ms"]),
+        helper.make_node("Reshape", ["m", "ms"], ["y"]),
+    ]
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, None)],
+        initializer=[_c("two", 2.0, np.float32)],
+    )
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    light, feeds = _shape_model(model, 4)
+    found = propagate(light, feeds)
+    assert found.shapes["m"] == (2, 3) and found.shapes["y"] == (2, 3)
+
+
+def test_fallbacks_are_bounded_on_large_graphs(monkeypatch):
+    """Above FALLBACK_MAX_NODES nodes, no onnxruntime session and no symbolic inference is tried
+    for what propagation leaves unknown (each takes about a millisecond per node)."""
+    import hnn_tf.graph.shapes as shapes
+
+    calls = []
+    monkeypatch.setattr(shapes, "_run_shapes", lambda *a: calls.append("run") or {})
+    monkeypatch.setattr(shapes, "_symbolic_shapes", lambda *a: calls.append("symbolic"))
+    model = resize_by_shape_arithmetic()
+    model.graph.node.append(helper.make_node("CustomOp", ["y"], ["z"], domain="example.custom"))
+    model.graph.output.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, None))
+    model.opset_import.append(helper.make_opsetid("example.custom", 1))
+    with np.errstate(all="ignore"):
+        infer_shapes(model)
+        assert calls == ["run", "symbolic"]  # an op of another domain: the fallbacks run
+        calls.clear()
+        monkeypatch.setattr(shapes, "FALLBACK_MAX_NODES", len(model.graph.node) - 1)
+        found = infer_shapes(model)
+    assert calls == [] and found["y"][:2] == (1, 8)

@@ -395,7 +395,7 @@ def propagate(model: onnx.ModelProto, feeds: dict[str, tuple[int, ...]]) -> Prop
             try:
                 inferred = onnx.shape_inference.infer_node_outputs(schema, node, input_types, data,
                                                                    opset_imports=list(model.opset_import))
-            except onnx.shape_inference.InferenceError:
+            except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError):
                 # mixed float types (an fp16 conversion that left a constant in float32): the
                 # shapes do not depend on them, so infer with the first input's type throughout
                 first = types[known[0]][0] if known else TensorProto.FLOAT

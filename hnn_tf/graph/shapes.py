@@ -15,6 +15,12 @@ Three methods, tried in order until every tensor the graph builder needs has a s
 4. onnxruntime's symbolic shape inference (``onnxruntime.tools.symbolic_shape_infer``), for
    graphs onnxruntime cannot run.
 
+Methods 3 and 4 are not tried on graphs of more than :data:`FALLBACK_MAX_NODES` nodes: they
+take about a millisecond per node (a transformers GLM-5 "next" model of 33,000 nodes: 40 s
+and 55 s), and there the tensors method 2 leaves unknown follow an op that is invalid on the
+trigger input (a Reshape of an empty split), which they cannot infer either. Those tensors'
+layers count 0 FLOPs.
+
 ONNX's own inference stops at the first shape computed at run time (a Pad or Resize whose
 sizes come from ``Shape`` ops, as exporters of Swin or detection models write them). Before
 method 2, the next step was the pure-Python symbolic inference, which takes minutes on such
@@ -46,6 +52,8 @@ Shape = tuple  # tuple of int (static) or None (unknown) per dimension
 _STRIP_ELEMENTS = 64
 
 DEFAULT_SPATIAL = 224
+#: Nodes above which methods 3 and 4 are not tried (see the module doc).
+FALLBACK_MAX_NODES = 4000
 
 
 def trigger_shape(value_info: onnx.ValueInfoProto, spatial: int = DEFAULT_SPATIAL) -> tuple[int, ...]:
@@ -197,6 +205,10 @@ def infer_shapes(
             return shapes  # type: ignore[return-value]  # what is unknown depends on the data
     except Exception as exc:  # noqa: BLE001
         errors.append(f"propagation: {exception_line(exc)}")
+    if len(model.graph.node) > FALLBACK_MAX_NODES:
+        log.debug("%s: some shapes unknown; methods 3 and 4 skipped on %d nodes: %s", source or "model",
+                  len(model.graph.node), "; ".join(errors))
+        return shapes  # type: ignore[return-value]
     try:
         unknown = {n for n in needed if shapes.get(n) is None or None in shapes[n]}
         shapes.update(_run_shapes(light, feeds, unknown))
