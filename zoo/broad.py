@@ -53,6 +53,9 @@ DEFAULT_MAX_PARAMS = 100_000_000
 DEFAULT_SOURCES = ("torchvision", "timm", "transformers", "keras")
 #: Seconds one entry may take (build, export and graph) before it is recorded as failed.
 ENTRY_TIMEOUT_S = 300
+#: Entries a worker process builds before it is replaced by a fresh one (bounds the memory the
+#: model libraries keep; each new worker pays the imports of torch, timm and transformers, ~5 s).
+TASKS_PER_WORKER = 100
 #: Source order for choosing the representative of an alias group.
 _SOURCE_ORDER = ("paper", "torchvision", "timm", "transformers", "keras")
 
@@ -350,6 +353,13 @@ def _cached_record(path: Path, entry: ZooEntry, ikey: str, gkey: str, max_params
     return data
 
 
+def _previous_seconds(path: Path) -> float:
+    """Seconds the entry took when it was last built (a stale record's), or 0 when never built."""
+    data = _read(path) if path.exists() else None
+    seconds = (data or {}).get("seconds") or {}
+    return float(sum(v for k, v in seconds.items() if k in ("build", "export", "graph", "total")))
+
+
 def _record(entry: ZooEntry, data: dict) -> ZooRecord:
     graph = LayerGraph.from_dict(data["graph"]) if data.get("status") == "built" else None
     return ZooRecord(entry=entry, status=data["status"], task=data.get("task") or entry.task,
@@ -421,6 +431,8 @@ def build_zoo(sources: Iterable[str] = DEFAULT_SOURCES, max_params: int | None =
             todo.append(e)
         else:
             results[e.key] = data
+    # the slowest first (as the stale cache records them), so that no long export is left for the end
+    todo.sort(key=lambda e: -_previous_seconds(_record_path(folder, e)))
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo), desc="building the zoo", unit="model", disable=not progress or not todo)
     tally: Counter = Counter()
@@ -460,7 +472,8 @@ def _run_pool(todo: list[ZooEntry], max_params, timeout_s, workers: int, store) 
     suspects: list[ZooEntry] = []
 
     def new_pool(n: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init, max_tasks_per_child=25)
+        return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
+                                   max_tasks_per_child=TASKS_PER_WORKER)
 
     pool = new_pool(workers)
     running: dict = {}
