@@ -118,3 +118,21 @@ def add_relu_after(g, node, index: int = 0) -> None:
                 in_shapes=[shapes[index] if index < len(shapes) else None],
                 out_shapes=[shapes[index] if index < len(shapes) else None])
     g.insert_after(node, relu)  # the readers of ``out`` now read the Relu's output
+
+
+#: Element types of a quantized table that a Gather reads before its output is dequantized.
+INTEGER_TABLES = frozenset({onnx.TensorProto.UINT8, onnx.TensorProto.INT8, onnx.TensorProto.UINT16,
+                            onnx.TensorProto.INT16, onnx.TensorProto.UINT4, onnx.TensorProto.INT4})
+
+
+def restore_table_params(g, tensor: str) -> None:
+    """If ``tensor`` (read by a DequantizeLinear or a QOperator op) is a Gather of an integer
+    table, the Gather gets the table's elements as its parameters, as the float Gather has
+    (onnxruntime's quantized embedding: quantize the table, gather, then dequantize)."""
+    src = g.producer(tensor) if tensor else None
+    if src is None or src.op != "Gather" or src.params or not src.inputs:
+        return
+    table = g.consts.get(src.inputs[0])
+    if table is not None and table.dtype in INTEGER_TABLES:
+        src.params = table.numel
+

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import onnx
-
 from hnn_tf.graph.ir import Node
 from hnn_tf.graph.rules._helpers import numel
-from hnn_tf.graph.rules._quant import folded_relu
+from hnn_tf.graph.rules._quant import folded_relu, restore_table_params
 from hnn_tf.graph.rules.base import Rule, register_rule
-
-#: Element types of a quantized table that a Gather reads before its output is dequantized.
-_INTEGER_TABLES = frozenset({onnx.TensorProto.UINT8, onnx.TensorProto.INT8, onnx.TensorProto.UINT16,
-                             onnx.TensorProto.INT16, onnx.TensorProto.UINT4, onnx.TensorProto.INT4})
 
 
 @register_rule
@@ -39,10 +33,8 @@ class Dequantize(Rule):
     def rewrite(self, g, n):
         zp = n.inputs[2] if len(n.inputs) > 2 else ""
         src = g.producer(n.inputs[0])
-        if n.op == "DequantizeLinear" and src is not None and src.op == "Gather" and src.params == 0:
-            table = g.consts.get(src.inputs[0]) if src.inputs else None
-            if table is not None and table.dtype in _INTEGER_TABLES:
-                src.params = table.numel  # a quantized embedding table, gathered then dequantized
+        if n.op == "DequantizeLinear":
+            restore_table_params(g, n.inputs[0])
         if n.op == "QuantizeLinear" and zp and src is not None and folded_relu(g, zp, src.op, g.data_inputs(src)):
             g.replace([n], Node(op="Relu", name=f"{n.name}::folded_relu", inputs=[n.inputs[0]],
                                 outputs=list(n.outputs), flops=numel(n.out_shape(0)), in_shapes=n.in_shapes[:1],

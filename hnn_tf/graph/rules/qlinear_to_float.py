@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 
 from hnn_tf.graph.cost import node_flops
-from hnn_tf.graph.rules._quant import add_relu_after, folded_relu
+from hnn_tf.graph.rules._quant import add_relu_after, folded_relu, restore_table_params
 from hnn_tf.graph.rules.base import Rule, register_rule
 
 #: QOperator op -> (float op, indices of the float op's inputs, index of the output zero point or None,
@@ -79,6 +79,8 @@ class QLinearToFloat(Rule):
         inputs = [ins[k] for k in picks]
         in_shapes = [n.in_shapes[k] if k < len(n.in_shapes) else None for k in picks]
         data = [i for i in inputs if i not in g.consts]
+        for i in data:  # a quantized embedding gathered into a QOperator op
+            restore_table_params(g, i)
         relu = bool(zp) and folded_relu(g, zp, op, data)
         attrs = {k: v for k, v in n.attrs.items() if k not in _DROP_ATTRS}
         g.set_inputs(n, inputs)
