@@ -24,7 +24,8 @@ def chain(n: int):
 
 
 def fan_out(n: int):
-    nodes = [helper.make_node("Relu", ["x"], [f"f{i}"]) for i in range(n)]
+    # distinct branches: identical ones are one computation, merged by merge_duplicate_layers
+    nodes = [helper.make_node("LeakyRelu", ["x"], [f"f{i}"], alpha=1.0 / (i + 2)) for i in range(n)]
     nodes.append(helper.make_node("Sum", [f"f{i}" for i in range(n)], ["s"]))
     return _model(nodes, "s")
 

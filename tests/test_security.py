@@ -288,7 +288,8 @@ def test_long_chains_and_wide_fan_outs_build():
     """The canonical rules edit in O(degree): 20,000-node chains and fan-outs build (bench/hostile.py times them)."""
     n = 20_000
     chain = [helper.make_node("Relu", ["x" if i == 0 else f"t{i - 1}"], [f"t{i}"]) for i in range(n)]
-    fan = [helper.make_node("Relu", ["x"], [f"f{i}"]) for i in range(n)] + [
+    # distinct branches (identical ones are one computation: merge_duplicate_layers makes them one layer)
+    fan = [helper.make_node("LeakyRelu", ["x"], [f"f{i}"], alpha=1.0 / (i + 2)) for i in range(n)] + [
         helper.make_node("Sum", [f"f{i}" for i in range(n)], ["s"])]
     for nodes, out in ((chain, f"t{n - 1}"), (fan, "s")):
         graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
