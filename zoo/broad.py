@@ -324,10 +324,12 @@ def _submit(pool: ProcessPoolExecutor, e: ZooEntry, max_params: int | None, time
 
 # --------------------------------------------------------------------------- the build
 
-def _cached_record(path: Path, entry: ZooEntry, ikey: str, gkey: str, max_params: int | None) -> dict | None:
+def _cached_record(path: Path, entry: ZooEntry, ikey: str, gkey: str, max_params: int | None,
+                   data: dict | None = None) -> dict | None:
     """The cached data of an entry if still valid under the keys and the cap (graph rebuilt from
-    the IR when only the rules changed), else None."""
-    data = _read(path)
+    the IR when only the rules changed), else None. ``data``: the record already read from
+    ``path`` (read here when None)."""
+    data = _read(path) if data is None else data
     if data is None or data.get("ir_key") != ikey:
         return None
     status = data.get("status")
@@ -353,9 +355,8 @@ def _cached_record(path: Path, entry: ZooEntry, ikey: str, gkey: str, max_params
     return data
 
 
-def _previous_seconds(path: Path) -> float:
-    """Seconds the entry took when it was last built (a stale record's), or 0 when never built."""
-    data = _read(path) if path.exists() else None
+def _previous_seconds(data: dict | None) -> float:
+    """Seconds a (stale) record says its entry took to build, or 0 for no record."""
     seconds = (data or {}).get("seconds") or {}
     return float(sum(v for k, v in seconds.items() if k in ("build", "export", "graph", "total")))
 
@@ -424,15 +425,18 @@ def build_zoo(sources: Iterable[str] = DEFAULT_SOURCES, max_params: int | None =
     gkeys = {s: graph_key(k) for s, k in keys.items()}
     results: dict[str, dict] = {}
     todo: list[ZooEntry] = []
+    previous: dict[str, float] = {}
     for e in entries:
-        data = None if rebuild else _cached_record(_record_path(folder, e), e, keys[e.source], gkeys[e.source],
-                                                   max_params)
+        path = _record_path(folder, e)
+        raw = None if rebuild or not path.exists() else _read(path)
+        data = None if raw is None else _cached_record(path, e, keys[e.source], gkeys[e.source], max_params, raw)
         if data is None:
             todo.append(e)
+            previous[e.key] = _previous_seconds(raw)
         else:
             results[e.key] = data
     # the slowest first (as the stale cache records them), so that no long export is left for the end
-    todo.sort(key=lambda e: -_previous_seconds(_record_path(folder, e)))
+    todo.sort(key=lambda e: -previous[e.key])
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo), desc="building the zoo", unit="model", disable=not progress or not todo)
     tally: Counter = Counter()
