@@ -8,21 +8,27 @@ from hnn_tf.graph.ir import Node
 from hnn_tf.graph.rules.base import Rule, register_rule
 
 
+def _scalar(g, n, k, default):
+    """Constant scalar input ``k`` of ``n`` as an int: ``default`` when absent, None when not a known constant."""
+    if k >= len(n.inputs) or not n.inputs[k]:
+        return default
+    c = g.const(n, k)
+    if c is None or c.value is None or np.size(c.value) != 1:
+        return None
+    return int(np.asarray(c.value).reshape(-1)[0])
+
+
+def _axis(g, n, rank):
+    """The axis of a Slice on one axis with step 1, normalised; None otherwise (or unknown)."""
+    axis, step = _scalar(g, n, 3, 0), _scalar(g, n, 4, 1)
+    return None if axis is None or step != 1 else axis % rank
+
+
 def _slice_range(g, n, shape):
     """(axis, start, end) of a Slice on one axis with step 1 and known bounds, normalised; else None."""
-    vals = []
-    for k in (1, 2, 3, 4):
-        if k >= len(n.inputs) or not n.inputs[k]:
-            vals.append(None)
-            continue
-        c = g.const(n, k)
-        if c is None or c.value is None or np.size(c.value) != 1:
-            return None
-        vals.append(int(np.asarray(c.value).reshape(-1)[0]))
-    start, end, axis, step = vals
-    if start is None or end is None or (step not in (None, 1)):
+    axis, start, end = _axis(g, n, len(shape)), _scalar(g, n, 1, None), _scalar(g, n, 2, None)
+    if axis is None or start is None or end is None:
         return None
-    axis = 0 if axis is None else axis % len(shape)
     dim = shape[axis]
     start = max(0, min(dim, start + dim if start < 0 else start))
     end = max(0, min(dim, end + dim if end < 0 else end))
@@ -34,33 +40,23 @@ def _symbolic_parts(g, slices, shape):
     derived from the input's shape): the first starts at 0, each next one starts at the tensor
     the one before ends at, and their output extents along the axis add up to the axis.
     Returns ``(axis, ordered slices)`` or None."""
-    info = []
+    axes = {_axis(g, r, len(shape)) for r in slices}
+    if len(axes) != 1 or None in axes:
+        return None
+    axis = axes.pop()
+    extents = []
     for r in slices:
-        axis_c = g.const(r, 3) if len(r.inputs) > 3 and r.inputs[3] else None
-        step_c = g.const(r, 4) if len(r.inputs) > 4 and r.inputs[4] else None
-        if (len(r.inputs) > 3 and r.inputs[3] and (axis_c is None or axis_c.value is None)) or \
-                (len(r.inputs) > 4 and r.inputs[4] and (step_c is None or step_c.value is None
-                                                        or not np.all(np.asarray(step_c.value) == 1))):
-            return None
-        axis = 0 if axis_c is None else int(np.asarray(axis_c.value).reshape(-1)[0]) % len(shape)
         out = r.out_shapes[0] if r.out_shapes else None
-        if out is None or len(out) != len(shape) or any(
-                out[k] != shape[k] for k in range(len(shape)) if k != axis) or not isinstance(out[axis], int):
+        if out is None or len(out) != len(shape) or not isinstance(out[axis], int) or any(
+                out[k] != shape[k] for k in range(len(shape)) if k != axis):
             return None
-        info.append((axis, r, out[axis]))
-    if len({a for a, _, _ in info}) != 1:
+        extents.append(out[axis])
+    if sum(extents) != shape[axis]:
         return None
-    axis = info[0][0]
-    if sum(e for _, _, e in info) != shape[axis]:
+    first = [r for r in slices if _scalar(g, r, 1, None) == 0]
+    if not first:
         return None
-    start = None
-    for _, r, _ in info:
-        c = g.const(r, 1)
-        if c is not None and c.value is not None and np.size(c.value) == 1 and int(np.asarray(c.value).reshape(-1)[0]) == 0:
-            start = r
-    if start is None:
-        return None
-    order, left = [start], [r for _, r, _ in info if r is not start]
+    order, left = first[-1:], [r for r in slices if r is not first[-1]]
     while left:
         nxt = [r for r in left if r.inputs[1] == order[-1].inputs[2]]
         if len(nxt) != 1:
