@@ -25,6 +25,14 @@ QOPS: dict[str, tuple[str, tuple[int, ...] | None, int | None, tuple[int, ...]]]
     "QLinearAveragePool": ("AveragePool", (0,), None, ()),
     "QLinearConcat": ("Concat", None, None, None),  # inputs: Y_s, Y_zp, then (X, X_s, X_zp) per input
 }
+def output_zero_point(n) -> str:
+    """The name of the zero point QOperator op ``n`` quantizes its output with ("" if it has none)."""
+    _, picks, zp_index, _ = QOPS[n.op]
+    if picks is None:  # QLinearConcat: (Y_scale, Y_zero_point, then a triplet per input)
+        zp_index = 1
+    return n.inputs[zp_index] if zp_index is not None and zp_index < len(n.inputs) else ""
+
+
 #: Attributes of the quantized ops that the float ops do not have.
 _DROP_ATTRS = {"channels_last"}
 
@@ -65,16 +73,16 @@ class QLinearToFloat(Rule):
     ops = frozenset(QOPS)
 
     def rewrite(self, g, n):
-        op, picks, zp_index, param_idx = QOPS[n.op]
+        op, picks, _, param_idx = QOPS[n.op]
         triplets: tuple[int, ...] = (0, 3)  # (tensor, scale, zero point) start at these inputs
         if picks is None:  # QLinearConcat
             picks = tuple(range(2, len(n.inputs), 3))
-            zp_index, param_idx, triplets = 1, picks, picks
+            param_idx, triplets = picks, picks
+        zp = output_zero_point(n)
         ins = list(n.inputs)
         for k in triplets:  # constant operands as the float values they stand for
             if k in picks and k + 1 < len(ins) and ins[k] in g.consts:
                 ins[k] = dequantized(g, ins[k], ins[k + 1], ins[k + 2] if k + 2 < len(ins) else "")
-        zp = ins[zp_index] if zp_index is not None and zp_index < len(ins) else ""
         picks = tuple(k for k in picks if k < len(ins) and ins[k])
         inputs = [ins[k] for k in picks]
         in_shapes = [n.in_shapes[k] if k < len(n.in_shapes) else None for k in picks]

@@ -5,18 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from hnn_tf.graph.rules.base import Rule, register_rule
-from hnn_tf.graph.rules.qlinear_to_float import QOPS
+from hnn_tf.graph.rules.qlinear_to_float import QOPS, output_zero_point
 
 
-def _output_zero_point(g, p) -> str:
+def _output_zero_point(p) -> str:
     """The name of the zero point ``p`` quantizes its output with ("" if none is known)."""
     if p.op == "QuantizeLinear":
         return p.inputs[2] if len(p.inputs) > 2 else ""
-    spec = QOPS.get(p.op)
-    if spec is None:
-        return ""
-    zp_index = 1 if spec[1] is None else spec[2]  # QLinearConcat: (Y_scale, Y_zero_point, ...)
-    return p.inputs[zp_index] if zp_index is not None and zp_index < len(p.inputs) else ""
+    return output_zero_point(p) if p.op in QOPS else ""
 
 
 @register_rule
@@ -37,7 +33,7 @@ class QuantizedPad(Rule):
         if len(n.inputs) < 3 or not n.inputs[2] or n.inputs[2] not in g.consts:
             return "no constant fill value"
         p = g.producer(n.inputs[0]) if n.inputs and n.inputs[0] else None
-        zp = _output_zero_point(g, p) if p is not None else ""
+        zp = _output_zero_point(p) if p is not None else ""
         if not zp:
             return "its data is not quantized"
         if zp == n.inputs[2]:
