@@ -196,8 +196,10 @@ def test_merge_duplicate_layers():
     assert once.ops.count("Gemm") == 2
 
 
-def test_canonical_order_reads_output_slots():
-    # q, k, v of one Split, normalised in either order (XCA attention): one canonical graph
+def test_canonical_order_of_split_readers():
+    # q, k, v of one Split, normalised in either order (XCA attention): one canonical graph.
+    # (This order invariance held before the output slot was part of the keys too; the slot
+    # was needed for timm's edgenext, whose exports list a Split's readers in other orders.)
     def attn(k_first):
         def fn(x):
             q, k, v = x.chunk(3, dim=-1)

@@ -28,8 +28,8 @@ class CanonicalOrder(Pass):
     residual block's shortcut before or after its main path; an optimiser re-sorting nodes),
     which changes node numbering and so the graph's fingerprint but not the architecture.
     Each layer gets a structural key: a digest of its op, FLOPs and parameters with its
-    producers' keys and the output slot read from each (sorted for commutative ops) and its readers' keys with the input slot it
-    fills in each (but for commutative ops); layers are then emitted
+    producers' keys and the output slot read from each (sorted for commutative ops) and its
+    readers' keys with the input slot it fills in each (but for commutative ops); layers are then emitted
     by Kahn's algorithm, the ready layer with the smallest (upward key, downward key) first.
     Changes no count.
     """
