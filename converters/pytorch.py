@@ -261,7 +261,8 @@ def _export_dynamo(module: Any, args: tuple, kwargs: dict | None, opset: int, wh
             warnings.simplefilter("ignore")
             program = torch.onnx.export(module, tuple(args), kwargs=kwargs or None, dynamo=True,
                                         opset_version=max(int(opset), 18), export_params=keep_weights,
-                                        verbose=False)
+                                        optimize=False, verbose=False)
+            optimize_dynamo_program(program)
         return program.model_proto
     except Exception as exc:  # noqa: BLE001 - torch.export and onnxscript raise many types
         raise ConversionError(f"dynamo ONNX export of the {what} failed ({exception_summary(exc)})",
@@ -269,6 +270,53 @@ def _export_dynamo(module: Any, args: tuple, kwargs: dict | None, opset: int, wh
     finally:
         for m, flag in flags:
             m.training = flag
+
+
+#: onnxscript rewrite rules left out of :func:`optimize_dynamo_program`.
+SLOW_REWRITE_RULES = frozenset({"SlicesSplit"})
+
+
+def optimize_dynamo_program(program: Any) -> None:
+    """onnxscript's optimiser as ``torch.onnx.export(dynamo=True, optimize=True)`` runs it, in
+    place, without the rewrite rules in :data:`SLOW_REWRITE_RULES`.
+
+    ``SlicesSplit`` (Slices reading one tensor -> one Split) has two output nodes, and
+    onnxscript's matcher pairs such patterns by trying every node of the graph against every
+    Slice: quadratic in the graph's size. On a 4-layer Qwen3.5 (linear attention, thousands of
+    Slices) it took 50 of the export's 70 s. The canonical graph's own
+    :mod:`hnn_tf.graph.rules.slices_to_split` does that rewrite (docs/method.md "Exporter
+    invariance"), so the canonical graph is unchanged; on the 40 zoo models that need the
+    dynamo exporter it is identical with and without the rule. Where onnxscript lacks the
+    pieces (another version), the full optimiser runs.
+
+    Args:
+        program: the ``torch.onnx.ONNXProgram`` of an export with ``optimize=False``.
+    Source: onnxscript ``optimizer.optimize_ir`` and ``rewriter.onnx_fusions.fuse`` (the
+    passes torch 2.8+ calls; the library's own pass manager, rules and passes).
+    """
+    try:
+        import onnx_ir as ir
+        import onnx_ir.passes.common as common
+        from onnxscript import rewriter
+        from onnxscript.optimizer import _constant_folding as folding
+        from onnxscript.rewriter import onnx_fusions
+        rules = [r for r in rewriter._DEFAULT_REWRITE_RULES if getattr(r, "name", None) not in SLOW_REWRITE_RULES]
+    except (ImportError, AttributeError):
+        program.optimize()
+        return
+    loop = ir.passes.PassManager([
+        folding.FoldConstantsPass(shape_inference=True, input_size_limit=folding.DEFAULT_CONSTANT_FOLD_INPUT_SIZE_LIMIT,
+                                  output_size_limit=folding.DEFAULT_CONSTANT_FOLD_OUTPUT_SIZE_LIMIT),
+        rewriter.RewritePass(rules),
+        common.RemoveUnusedNodesPass(), common.RemoveUnusedFunctionsPass(), common.RemoveUnusedOpsetsPass(),
+    ], steps=2, early_stop=True)
+    ir.passes.Sequential(
+        common.InlinePass(), loop, common.RemoveUnusedNodesPass(),
+        common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0),
+        common.LiftSubgraphInitializersToMainGraphPass(), common.DeduplicateInitializersPass(),
+        common.CommonSubexpressionEliminationPass(), common.OutputFixPass(), common.NameFixPass(),
+    )(program.model)
+    onnx_fusions.fuse(program.model)
 
 
 def tensors_digest(named: Any) -> bytes:

@@ -181,3 +181,30 @@ def test_torchscript_and_dynamo_exports_give_one_graph():
     a, b = build_graph(ts, canonical=True), build_graph(dy, canonical=True)
     assert a.ops.count("LayerNormalization") == 2 and a.ops.count("Gelu") == 1
     assert a.fingerprint() == b.fingerprint()
+
+
+class HalfRotate(nn.Module):
+    """Rotary-style halves: two Slices of one tensor's last axis (the shape onnxscript's
+    ``SlicesSplit`` rule looks for)."""
+
+    def forward(self, x):
+        half = x.shape[-1] // 2
+        return torch.cat((-x[..., half:2 * half], x[..., :half]), dim=-1) * x
+
+
+def test_dynamo_export_without_the_slow_rewrite_gives_the_fully_optimised_graph():
+    """export_module(dynamo=True) runs onnxscript's optimiser without the quadratic rules of
+    ``SLOW_REWRITE_RULES`` (converters/pytorch.py ``optimize_dynamo_program``). The rules it
+    leaves out are real rule names of the installed onnxscript (a rename would run them again
+    unnoticed), and the canonical graph equals that of torch's fully optimised export."""
+    from onnxscript import rewriter
+
+    from hnn_tf.converters.pytorch import SLOW_REWRITE_RULES
+
+    assert SLOW_REWRITE_RULES <= {getattr(r, "name", None) for r in rewriter._DEFAULT_REWRITE_RULES}
+    for module, shape in ((HalfRotate(), (1, 4, 8)), (Attention(), (2, 5, 32))):
+        ours = export_module(module.eval(), (torch.zeros(shape),), dynamo=True)
+        with torch.no_grad():
+            full = torch.onnx.export(module.eval(), (torch.zeros(shape),), dynamo=True, optimize=True,
+                                     verbose=False).model_proto
+        assert build_graph(ours, canonical=True).fingerprint() == build_graph(full, canonical=True).fingerprint()
