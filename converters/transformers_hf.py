@@ -8,7 +8,10 @@ with an ``attention_mask`` (without it, decoders call ``torch.diff``, which the 
 exporter lacks), ``pixel_values`` of the config's image size (also for dual encoders such as
 CLIP, which take text and image), ``input_values`` (one second of 16 kHz audio),
 ``input_features`` (the config's mel bins x 3000 frames), ``decoder_input_ids`` for
-encoder-decoders, ``bbox`` for layout models. The model is called with these as keywords and
+encoder-decoders, ``bbox`` for layout models. Where the main input has several usual shapes
+(audio: a spectrogram as (1, F, T) or (1, T, F), a waveform with or without a channel axis;
+video: with or without a frames axis), the model runs once (random weights, no gradients) on
+each until one works, the historical shape first. The model is called with these as keywords and
 ``use_cache=False`` where it takes it, and returns its tensors. Where the TorchScript exporter
 lacks an operator (``aten::expm1``, ``aten::diff``, in-place ``scatter``), the dynamo exporter
 is used instead.
@@ -73,9 +76,51 @@ def _image_size(cfg: Any) -> int:
     return 224
 
 
-def _trigger(model: Any, cfg: Any) -> dict:
-    """Keyword trigger inputs for ``model.forward`` (see the module doc).
+#: Config attributes that give the feature size of an audio model's spectrogram input.
+FEATURE_SIZE_NAMES = ("num_mel_bins", "feature_size", "input_feat_size", "n_mels", "num_mels", "mel_bins",
+                      "input_dim", "feat_in", "num_mel_filters")
 
+
+def _config_ints(cfg: Any, names: tuple[str, ...]) -> list[int]:
+    """The positive int values of ``names`` on ``cfg`` and its sub-configs, first seen first."""
+    out: list[int] = []
+    for c in [cfg, *_sub_configs(cfg)]:
+        for n in names:
+            v = getattr(c, n, None)
+            if isinstance(v, int) and not isinstance(v, bool) and v > 0 and v not in out:
+                out.append(v)
+    return out
+
+
+def _audio_candidates(main: str, cfg: Any) -> list:
+    """Trigger tensors for an audio model's main input, the historical default first.
+
+    ``input_features`` (a spectrogram): (1, F, 3000) as Whisper reads it, then (1, 3000, F) as
+    conformer encoders (Parakeet, LASR, Granite Speech) read it, for each feature size F the
+    config names (:data:`FEATURE_SIZE_NAMES`, then 80 and 128). ``input_values``: one second of
+    16 kHz audio as (1, T), then (1, C, T) for codecs (EnCodec, Mimi, DAC; C = the config's
+    ``audio_channels``, else 1), then a (1, frames, F) spectrogram for models that call theirs
+    ``input_values`` (Audio Spectrogram Transformer; frames = the config's ``max_length``).
+    """
+    import torch
+
+    sizes = _config_ints(cfg, FEATURE_SIZE_NAMES)
+    if main == "input_features":
+        sizes = list(dict.fromkeys([*sizes, 80, 128]))
+        return ([torch.zeros(1, f, MEL_FRAMES) for f in sizes] + [torch.zeros(1, MEL_FRAMES, f) for f in sizes])
+    channels = (_config_ints(cfg, ("audio_channels",)) or [1])[0]
+    frames = (_config_ints(cfg, ("max_length",)) or [1024])[0]
+    return ([torch.zeros(1, AUDIO_SAMPLES), torch.zeros(1, channels, AUDIO_SAMPLES)]
+            + [torch.zeros(1, frames, f) for f in sizes])
+
+
+def _trigger(model: Any, cfg: Any) -> tuple[dict, list]:
+    """Keyword trigger inputs for ``model.forward`` (see the module doc), and the candidates for
+    the main input when there is more than one way to make it (see :func:`model_inputs`).
+
+    Returns:
+        (kwargs, candidates): ``kwargs`` holds the first candidate; ``candidates`` is a list
+        of tensors for ``kwargs[main_input_name]``, empty when there is one way only.
     Raises:
         ValueError: a required input this source cannot make.
     """
@@ -84,6 +129,7 @@ def _trigger(model: Any, cfg: Any) -> dict:
     params = inspect.signature(model.forward).parameters
     main = getattr(model, "main_input_name", "input_ids")
     out: dict = {}
+    candidates: list = []
     if main == "input_ids" or ("input_ids" in params and main not in params):
         out["input_ids"] = torch.zeros(1, TEXT_TOKENS, dtype=torch.long)
         if "attention_mask" in params:
@@ -92,14 +138,16 @@ def _trigger(model: Any, cfg: Any) -> dict:
     if main == "pixel_values" or (dual and "pixel_values" in params):
         size = _image_size(cfg)
         channels = getattr(cfg, "num_channels", 3)
-        out["pixel_values"] = torch.zeros(1, channels if isinstance(channels, int) else 3, size, size)
+        channels = channels if isinstance(channels, int) else 3
+        out["pixel_values"] = torch.zeros(1, channels, size, size)
+        frames = _config_ints(cfg, ("num_frames",))
+        if frames and main == "pixel_values":  # a video model reads (1, frames, C, H, W)
+            candidates = [out["pixel_values"], torch.zeros(1, frames[0], channels, size, size)]
     if main in ("input_ids", "pixel_values"):
         pass
-    elif main == "input_values":
-        out["input_values"] = torch.zeros(1, AUDIO_SAMPLES)
-    elif main == "input_features":
-        mels = getattr(cfg, "num_mel_bins", None) or getattr(cfg, "feature_size", None) or 80
-        out["input_features"] = torch.zeros(1, int(mels), MEL_FRAMES)
+    elif main in ("input_values", "input_features"):
+        candidates = _audio_candidates(main, cfg)
+        out[main] = candidates[0]
     else:
         raise ValueError(f"its main input {main!r} is not one this source makes")
     if getattr(cfg, "is_encoder_decoder", False) and "decoder_input_ids" in params:
@@ -112,9 +160,7 @@ def _trigger(model: Any, cfg: Any) -> dict:
                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in out]
     if missing:
         raise ValueError(f"its forward needs {', '.join(missing)}, which this source does not make")
-    return out
-
-
+    return out, candidates
 
 
 def _keyword_call_class():
@@ -147,19 +193,34 @@ def keyword_call(model: Any, names: list[str], fixed: dict) -> Any:
 def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
     """The module to export for a transformers model, its trigger inputs, and its modality.
 
+    Where :func:`_trigger` gives several shapes for the main input, ``model`` runs on each
+    (``torch.no_grad``) and the first it runs on is kept; when none runs, the first is kept and
+    the export reports the model's error.
+
     Returns:
         (module, args, task): ``module(*args)`` calls ``model`` with the inputs as keywords;
         task is ``"text"``, ``"vision"``, ``"audio"`` or ``"multimodal"``.
     Raises:
         ValueError: the model needs an input this converter cannot make.
     """
-    kwargs = _trigger(model, cfg)
+    import torch
+
+    kwargs, candidates = _trigger(model, cfg)
     fixed = {}
     forward = inspect.signature(model.forward).parameters
     if "use_cache" in forward:
         fixed["use_cache"] = False
     if "return_dict" in forward:
         fixed["return_dict"] = True
+    main = getattr(model, "main_input_name", "input_ids")
+    for candidate in candidates:  # the first shape of the main input that the model runs on
+        try:
+            with torch.no_grad():
+                model(**{**kwargs, main: candidate}, **fixed)
+        except Exception:  # noqa: BLE001 - any failure means: try the next shape
+            continue
+        kwargs[main] = candidate
+        break
     modalities = {"input_ids": "text", "pixel_values": "vision", "input_values": "audio", "input_features": "audio"}
     kinds = {modalities[k] for k in kwargs if k in modalities}
     task = kinds.pop() if len(kinds) == 1 else "multimodal"

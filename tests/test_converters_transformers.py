@@ -103,3 +103,41 @@ def test_zoo_model_names_hash_directly():
     for bad, why in (("timm:no_such_model", "has no model named"), ("nosource:resnet18", "no such file")):
         r = _cli("hash", bad)
         assert r.exit_code == 2 and why in r.output and "Traceback" not in r.output
+
+
+class _Conformer:
+    """A stand-in for a conformer ASR encoder: reads its spectrogram as (batch, frames, 128)."""
+
+    main_input_name = "input_features"
+
+    def __init__(self):
+        import torch
+
+        self.proj = torch.nn.Linear(128, 8)
+        self.calls = 0
+
+    def forward(self, input_features):
+        self.calls += 1
+        return self.proj(input_features)
+
+    __call__ = forward
+
+
+def test_audio_trigger_takes_the_first_shape_the_model_runs_on():
+    """A spectrogram input is tried as (1, F, T) (Whisper's layout) then (1, T, F) (conformers),
+    for each feature size the config names (converters/transformers_hf.py ``model_inputs``)."""
+    from hnn_tf.converters.transformers_hf import MEL_FRAMES, model_inputs
+
+    cfg = transformers.PretrainedConfig(num_mel_bins=128)
+    model = _Conformer()
+    _, args, task = model_inputs(model, cfg)
+    assert task == "audio" and tuple(args[0].shape) == (1, MEL_FRAMES, 128)
+    assert model.calls == 3  # (1, 128, T) and (1, 80, T) failed, (1, T, 128) ran
+
+    whisper = transformers.WhisperModel(transformers.WhisperConfig(
+        num_mel_bins=16, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=16, decoder_ffn_dim=16, vocab_size=64, pad_token_id=0,
+        bos_token_id=1, eos_token_id=2, decoder_start_token_id=1,
+        max_source_positions=MEL_FRAMES // 2)).eval()
+    _, args, _ = model_inputs(whisper, whisper.config)
+    assert tuple(args[0].shape) == (1, 16, MEL_FRAMES)

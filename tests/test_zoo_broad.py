@@ -226,3 +226,17 @@ def test_leave_family_out_protocol_on_synthetic_families(tmp_path):
     paths = write_report(res, tmp_path)
     assert {p.name for p in paths} == {"generalisation.json", "generalisation.md", "generalisation_flags.png"}
     assert "| held-out family mAP | 1.000" in (tmp_path / "generalisation.md").read_text()
+
+
+def test_transformers_shrink_keeps_configs_consistent():
+    """Shrinking a config keeps what depends on the shrunk sizes valid (zoo/sources/transformers.py):
+    per-layer lists follow the layer count, and grouped MoE routing keeps two experts per group."""
+    transformers = pytest.importorskip("transformers")
+    from hnn_tf.zoo.sources.transformers import _shrink
+
+    cfg = transformers.LongformerConfig(num_hidden_layers=12, attention_window=[64] * 12)
+    _shrink(cfg, 1)
+    assert cfg.num_hidden_layers == 4 and cfg.attention_window == [64] * 4
+    cfg = transformers.DeepseekV3Config(n_routed_experts=256, n_group=8, topk_group=4)
+    _shrink(cfg, 2)
+    assert (cfg.n_routed_experts, cfg.n_group, cfg.topk_group) == (4, 2, 2)

@@ -4,7 +4,9 @@ Family: the config's ``model_type``. Each model is built from its default config
 (``AutoConfig.for_model``) with random weights and eager attention; MoE models get
 ``experts_implementation="batched_mm"``. A configuration over the parameter cap is shrunk in
 steps until it fits, each step counted on the meta device: (1) at most 4 layers in every
-stack; (2) at most 32,000 vocabulary entries and 4 experts; (3) width 256 (4 heads of 64, FFN
+stack, with per-layer lists (``layer_types``, ``attention_window``) cut to match; (2) at most
+32,000 vocabulary entries and 4 experts, with grouped routing (``n_group``, ``topk_group``)
+cut to two experts per group; (3) width 256 (4 heads of 64, FFN
 512, vocabulary 1,000). Sub-configurations (a multimodal model's ``text_config`` and
 ``vision_config``, an encoder-decoder's ``encoder``/``decoder``) are shrunk alike. The build
 notes say which steps were applied.
@@ -101,9 +103,15 @@ def _shrink(cfg: Any, step: int) -> None:
     for sub in _sub_configs(cfg):
         _shrink(sub, step)
     if step == 1:
+        before = _get(cfg, "num_hidden_layers")
         for name in _LAYERS:
             _set_min(cfg, name, 4)
         layers = _get(cfg, "num_hidden_layers")
+        if isinstance(before, int) and isinstance(layers, int) and layers < before:
+            # per-layer lists (layer_types, Longformer's attention_window) follow the layer count
+            for name, value in list(vars(cfg).items()):
+                if isinstance(value, (list, tuple)) and len(value) == before:
+                    _set(cfg, name, type(value)(value[:layers]))
         types = _get(cfg, "layer_types")
         if isinstance(types, list) and isinstance(layers, int) and len(types) > layers:
             _set(cfg, "layer_types", types[:layers])
@@ -112,6 +120,12 @@ def _shrink(cfg: Any, step: int) -> None:
         for name in _EXPERTS:
             _set_min(cfg, name, 4)
         _set_min(cfg, "num_experts_per_tok", 2)
+        # grouped routing (DeepSeek-V3 scores a group by its top 2 experts): at least 2 experts
+        # per group, no more groups picked than exist
+        experts = min((v for v in (_get(cfg, n) for n in _EXPERTS) if isinstance(v, int) and v > 0), default=None)
+        if experts is not None:
+            _set_min(cfg, "n_group", max(1, experts // 2))
+            _set_min(cfg, "topk_group", _get(cfg, "n_group") if isinstance(_get(cfg, "n_group"), int) else experts)
     elif step == 3:
         _shrink_width(cfg)
     _clamp_token_ids(cfg)
