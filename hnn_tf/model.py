@@ -13,6 +13,8 @@ Architecture, in Spektral's disjoint mode (a batch of graphs is one block-diagon
     classification layer of paper 2.2; it is what makes the code semantic)
 
 A bit is 1 where FC5's activation is above 0.5. GCN layers have no bias (GHashing's setting).
+With ``HasherConfig.pooling="attention-log"`` each pooled vector is log(1 + h): the paper's
+graphs have tens of layers, the broad zoo's up to thousands, whose sums saturate FC1..FC5.
 
 The training objective is ``config.method``, a registered unit of :mod:`hnn_tf.objectives`:
 ``"hnn"`` (paper 3.4) or ``"ghashing"``. With ``method="ghashing"`` the same network is the
@@ -61,6 +63,12 @@ class HasherConfig:
         method: the training objective (:mod:`hnn_tf.objectives`): ``"hnn"`` (HNN-Net) or
             ``"ghashing"`` (the GHashing baseline).
         categories: the category names, in label order.
+        pooling: ``"attention"`` (the paper's attention pooling, a weighted sum over the
+            nodes) or ``"attention-log"`` (the same, then log(1 + h): a sum over the thousands
+            of layers of a transformer otherwise saturates every later layer, and the codes
+            of large graphs collapse to a few constant patterns; :class:`AttentionPooling`).
+        delta: weight of the bit balance and decorrelation term of the ``structural``
+            objectives (:mod:`hnn_tf.objectives.structural`).
     """
 
     bits: int = 64
@@ -79,6 +87,8 @@ class HasherConfig:
     variant: str = "merged"
     method: str = "hnn"
     categories: tuple[str, ...] = field(default_factory=tuple)
+    pooling: str = "attention"
+    delta: float = 1.0
 
     @property
     def features(self) -> str:
@@ -113,12 +123,23 @@ class AttentionPooling(keras.layers.Layer):
     c = ReLU(W . mean_n u_n), a_n = sigmoid(u_n . c), h = sum_n a_n u_n. W is D x D,
     Glorot-uniform, no bias (docs/method.md "GHashing"). Spektral has no layer that computes this.
 
+    With ``log=True`` the output is log(1 + h) (x is non-negative after a ReLU GCN, so h is
+    too): a graph of 3,000 layers then gives features of the same order as one of 30, while the
+    order of h is kept.
+
     Call args:
         inputs: ``[x, i]``: x float32 (N, D) node features, i int (N,) sorted segment ids
             0..G-1.
     Returns:
         float32 (G, D) graph features.
     """
+
+    def __init__(self, log: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.log = log
+
+    def get_config(self):
+        return {**super().get_config(), "log": self.log}
 
     def build(self, input_shape):
         dim = int(input_shape[0][-1])
@@ -130,7 +151,8 @@ class AttentionPooling(keras.layers.Layer):
         i = tf.cast(i, tf.int32)
         context = tf.nn.relu(tf.matmul(tf.math.segment_mean(x, i), self.kernel))  # (G, D)
         scores = tf.sigmoid(tf.reduce_sum(x * tf.gather(context, i), axis=-1, keepdims=True))  # (N, 1)
-        return tf.math.segment_sum(scores * x, i)
+        pooled = tf.math.segment_sum(scores * x, i)
+        return tf.math.log1p(tf.nn.relu(pooled)) if self.log else pooled
 
 
 class HNNNet(keras.Model):
@@ -142,13 +164,18 @@ class HNNNet(keras.Model):
     Returns:
         dict with ``"embedding"`` float32 (G, FC3), ``"code"`` float32 (G, Q) FC5
         activations in (0, 1), ``"probs"`` float32 (G, num_classes) class probabilities.
+    Raises:
+        ValueError: an unknown ``config.pooling``.
     """
 
     def __init__(self, config: HasherConfig, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         self.gcns = [GCNConv(c, activation="relu", use_bias=False, name=f"gcn{k + 1}") for k, c in enumerate(config.gcn)]
-        self.pools = [AttentionPooling(name=f"attention_pool{k + 1}") for k in range(len(config.gcn))]
+        if config.pooling not in ("attention", "attention-log"):
+            raise ValueError(f"unknown pooling {config.pooling!r}: 'attention' or 'attention-log'")
+        self.pools = [AttentionPooling(log=config.pooling == "attention-log", name=f"attention_pool{k + 1}")
+                      for k in range(len(config.gcn))]
         fc1, fc2, fc3, fc4 = config.fc
         self.fc_embedding = [
             keras.layers.Dense(fc1, activation="relu", name="fc1"),

@@ -29,6 +29,30 @@ def test_attention_pooling_matches_formula():
         assert np.allclose(out[gid], (a[:, None] * u).sum(axis=0), atol=1e-5)
 
 
+def test_log_attention_pooling_compresses_large_graphs():
+    """``pooling="attention-log"`` is log(1 + h) of the same attention pooling: a graph of 3,000
+    copies of a node pools to about log(3000) times what one copy gives in the first order,
+    not 3,000 times; an unknown pooling is refused."""
+    import pytest
+    import tensorflow as tf
+
+    from hnn_tf.model import HNNNet
+
+    x = np.abs(np.random.default_rng(1).normal(size=(3001, 4))).astype(np.float32)
+    x[1:] = x[1]
+    seg = np.array([0] + [1] * 3000)
+    plain, logged = AttentionPooling(), AttentionPooling(log=True)
+    plain.build([(None, 4), (None,)])
+    logged.build([(None, 4), (None,)])
+    logged.kernel.assign(plain.kernel)
+    h = plain([tf.constant(x), tf.constant(seg)]).numpy()
+    g = logged([tf.constant(x), tf.constant(seg)]).numpy()
+    assert np.allclose(g, np.log1p(h), atol=1e-5)
+    assert h[1].max() > 100 * h[0].max() and g[1].max() < 20 * max(g[0].max(), 1e-3)
+    with pytest.raises(ValueError, match="pooling"):
+        HNNNet(HasherConfig(pooling="max"))
+
+
 def test_losses_follow_paper_definitions():
     import tensorflow as tf
 

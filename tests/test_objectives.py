@@ -97,6 +97,12 @@ def test_structural_losses_and_features():
     other = obj.losses({"code": tf.constant(c)}, {"code": tf.constant(c)}, tf.zeros(4), tf.constant([0] * 4),
                        tf.constant([1] * 4), cfg)
     assert float(other["class"]) == pytest.approx(OTHER_MARGIN)  # two families at distance 0
+    # delta weighs the bit balance/decorrelation term: all-equal codes have constant bits
+    ones = tf.ones((4, 8))
+    light, heavy = (obj.losses({"code": ones}, {"code": ones}, tf.zeros(4), tf.constant([0] * 4),
+                               tf.constant([0] * 4), HasherConfig(bits=8, method="structural", delta=d))
+                    for d in (1.0, 10.0))
+    assert float(light["total"]) > 0.5 and float(heavy["total"]) == pytest.approx(10 * float(light["total"]), rel=1e-4)
     g = LayerGraph(ops=["Conv", "Relu"], flops=[10, 1], params=[5, 0], edges=[(0, 1)],
                    attrs=[{"kernel_shape": [3, 3], "strides": [2, 2], "group": 4}, {}])
     vocab = OpVocabulary(("Conv", "Relu"))

@@ -27,7 +27,7 @@ class StructuralObjective(Objective):
     - L_quant = mean(1 - |c|) (codes at +-1);
     - L_bits = mean over bits of (batch mean of c)^2 + mean over bit pairs of their batch
       correlation squared (balanced, decorrelated bits);
-    - L = alpha L_struct + beta L_family + gamma L_quant + L_bits.
+    - L = alpha L_struct + beta L_family + gamma L_quant + delta L_bits.
 
     Node features are ``"structural"`` (:func:`hnn_tf.features.structural_features`): the
     paper's op type, f_enc(FLOPs) and f_enc(params), plus kernel size, stride and grouping.
@@ -59,5 +59,5 @@ class StructuralObjective(Objective):
         corr = cov / (std[:, None] * std[None, :])
         off = 1.0 - tf.eye(tf.shape(corr)[0])
         bits = tf.reduce_mean(tf.square(mean)) + tf.reduce_sum(tf.square(corr * off)) / tf.reduce_sum(off)
-        total = config.alpha * struct + config.beta * fam + config.gamma * qnt + bits
+        total = config.alpha * struct + config.beta * fam + config.gamma * qnt + config.delta * bits
         return {"total": total, "topo": struct, "class": fam, "quant": qnt}
