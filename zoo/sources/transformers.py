@@ -107,14 +107,12 @@ def _shrink(cfg: Any, step: int) -> None:
         for name in _LAYERS:
             _set_min(cfg, name, 4)
         layers = _get(cfg, "num_hidden_layers")
-        if isinstance(before, int) and isinstance(layers, int) and layers < before:
+        if isinstance(layers, int):
             # per-layer lists (layer_types, Longformer's attention_window) follow the layer count
             for name, value in list(vars(cfg).items()):
-                if isinstance(value, (list, tuple)) and len(value) == before:
+                if isinstance(value, (list, tuple)) and len(value) > layers and (
+                        len(value) == before or name == "layer_types"):
                     _set(cfg, name, type(value)(value[:layers]))
-        types = _get(cfg, "layer_types")
-        if isinstance(types, list) and isinstance(layers, int) and len(types) > layers:
-            _set(cfg, "layer_types", types[:layers])
     elif step == 2:
         _set_min(cfg, "vocab_size", 32000)
         for name in _EXPERTS:
