@@ -240,3 +240,23 @@ def test_transformers_shrink_keeps_configs_consistent():
     cfg = transformers.DeepseekV3Config(n_routed_experts=256, n_group=8, topk_group=4)
     _shrink(cfg, 2)
     assert (cfg.n_routed_experts, cfg.n_group, cfg.topk_group) == (4, 2, 2)
+
+
+def test_cache_keys_follow_code_not_docstrings_or_comments(tmp_path):
+    from hnn_tf.zoo.dataset import code_digest
+
+    base = 'def f(x):\n    """Doc."""\n    return x + 1\n'
+    files = {"base": base,
+             "doc": 'def f(x):\n    """Another doc, longer."""\n    # a comment\n    return x + 1  # why\n',
+             "nodoc": "def f(x):\n    return x + 1\n",
+             "code": 'def f(x):\n    """Doc."""\n    return x + 2\n',
+             "string": 'def f(x):\n    """Doc."""\n    y = "a literal is code"\n    return x + 1\n',
+             "broken": "def f(x:\n"}
+    digests = {}
+    for name, text in files.items():
+        (tmp_path / f"{name}.py").write_text(text)
+        digests[name] = code_digest(tmp_path / f"{name}.py")
+    assert digests["base"] == digests["doc"] == digests["nodoc"]
+    assert len({digests["base"], digests["code"], digests["string"], digests["broken"]}) == 4
+    (tmp_path / "broken2.py").write_text("def f(x:\n\n")
+    assert code_digest(tmp_path / "broken2.py") != digests["broken"]  # unparsable: by its bytes

@@ -15,7 +15,9 @@ graph and a second file with the IR, under :func:`hnn_tf.zoo.dataset.cache_dir`
   its export runs (:attr:`Source.exporters`) and the graph builder's clean-up and shape code;
   when it changes, the entry is exported again;
 - the graph's key hashes the rewrite rules and the IR's key; when only the rules changed, the
-  graph is rebuilt from the stored IR in milliseconds, with no export.
+  graph is rebuilt from the stored IR in milliseconds, with no export;
+- modules are hashed by their code (:func:`hnn_tf.zoo.dataset.code_digest`), so an edit to a
+  docstring or a comment keeps every cached entry.
 
 A model that fails is recorded with its one-line error (and whether the source documents it
 as a known failure) and skipped, never dropped silently; a model over the parameter cap is
@@ -159,7 +161,7 @@ class BroadZoo:
 # --------------------------------------------------------------------------- keys and cache
 
 def _module_digest(names: Iterable[str]) -> str:
-    import importlib
+    from hnn_tf.zoo.dataset import code_digest
 
     h = hashlib.sha256()
     for name in names:
@@ -168,7 +170,7 @@ def _module_digest(names: Iterable[str]) -> str:
         files = sorted(p.parent.rglob("*.py")) if p.name == "__init__.py" else [p]
         for f in files:
             h.update(f"{name}/{f.name}".encode())
-            h.update(f.read_bytes())
+            h.update(code_digest(f))
     return h.hexdigest()[:16]
 
 

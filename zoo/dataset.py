@@ -13,14 +13,16 @@
   train, the rest (3) to test.
 
 Base graphs (before merging) are cached on disk, one JSON file per model and base, under a
-key that changes when the zoo, the converters or the graph builder change (their source files
-are hashed).
+key that changes when the zoo, the converters or the graph builder change (their code is
+hashed, without docstrings and comments: :func:`code_digest`).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import sys
 import os
 import zlib
 from dataclasses import dataclass
@@ -70,6 +72,31 @@ def cache_dir() -> Path:
     return Path(base) / "hnn"
 
 
+def code_digest(path: Path) -> bytes:
+    """sha256 of a Python file's code: its syntax tree without docstrings, comments or layout.
+
+    A cache keyed on source files is rebuilt when their code changes, not when a docstring or a
+    comment does. The Python version is part of the digest (``ast.dump``'s format is not stable
+    across versions); a file that does not parse is digested by its bytes.
+
+    Returns:
+        32 bytes. Source: the standard library's ``ast``.
+    """
+    raw = Path(path).read_bytes()
+    try:
+        tree = ast.parse(raw)
+    except (SyntaxError, ValueError):
+        return hashlib.sha256(raw).digest()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    dumped = ast.dump(tree, annotate_fields=False, include_attributes=False)
+    return hashlib.sha256(f"{sys.version_info[:2]}|{dumped}".encode()).digest()
+
+
 def builder_key() -> str:
     """sha256 (12 hex digits) of the zoo list, converter and graph-builder sources plus torch versions."""
     import importlib
@@ -82,7 +109,7 @@ def builder_key() -> str:
         files = sorted(root.rglob("*.py")) if p.name == "__init__.py" else [p]
         for f in files:
             h.update(f"{name}/{f.relative_to(root)}".encode())
-            h.update(f.read_bytes())
+            h.update(code_digest(f))
     try:
         import torch
         import torchvision
