@@ -489,5 +489,10 @@ def to_onnx(model_or_path: Any, framework: str | None = None, **options: Any) ->
     _check_options(options, path)
     from hnn_tf._tf import quiet_native_output
 
-    with quiet_native_output():  # exporters print on stdout/stderr from C++ and through logging
-        return conv.convert(target, **options)
+    try:
+        with quiet_native_output():  # exporters print on stdout/stderr from C++ and through logging
+            return conv.convert(target, **options)
+    except ConversionError as exc:
+        if path is None or exc.path is not None:
+            raise
+        raise ConversionError(exc.message, path=path) from None  # every message names its file

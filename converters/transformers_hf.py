@@ -19,7 +19,9 @@ is used instead.
 A folder is read without running anything from it: ``config.json`` is parsed as JSON
 (bounded in size and depth) and its ``model_type`` must be one transformers knows; the model
 is built from that config with random weights (the hash reads shapes; the weights files are
-only digested for the sha256). A config naming custom code (``auto_map``, which transformers
+only digested for the sha256). Sizes from a config are bounded before anything is allocated:
+the model is counted on PyTorch's meta device and refused over :data:`MAX_FOLDER_PARAMETERS`,
+and each trigger input is capped at :data:`MAX_TRIGGER_ELEMENTS`. A config naming custom code (``auto_map``, which transformers
 loads with ``trust_remote_code``) is refused unless the caller passes ``trust`` (README
 "Security"). This converter is tried before ``pytorch``, which would call a
 ``PreTrainedModel`` with an image.
@@ -45,6 +47,31 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".g
 
 #: Text length, audio samples and mel frames of the trigger inputs.
 TEXT_TOKENS, AUDIO_SAMPLES, MEL_FRAMES = 16, 16000, 3000
+#: The most elements one trigger tensor may have (2^24: 64 MiB of float32). Sizes come from the
+#: config (image size, channels, mel bins, frames), so a hostile one could ask for terabytes.
+MAX_TRIGGER_ELEMENTS = 1 << 24
+#: The most parameters a folder's model may have (1.5e9: 6 GB of float32 random weights), counted
+#: on PyTorch's meta device before anything is allocated.
+MAX_FOLDER_PARAMETERS = 1_500_000_000
+
+def _zeros(*shape: int, dtype: Any = None) -> Any:
+    """``torch.zeros(shape)`` for a trigger input, refused when over :data:`MAX_TRIGGER_ELEMENTS`.
+
+    Raises:
+        ValueError: a non-positive size or too many elements (nothing is allocated).
+    """
+    import math
+
+    import torch
+
+    if any(not isinstance(n, int) or n < 1 for n in shape):
+        raise ValueError(f"a trigger input of shape {shape} has a size that is not a positive integer")
+    count = math.prod(shape)
+    if count > MAX_TRIGGER_ELEMENTS:
+        raise ValueError(f"a trigger input of shape {tuple(shape)} from the config has {count:,} elements, "
+                         f"over the cap of {MAX_TRIGGER_ELEMENTS:,}")
+    return torch.zeros(*shape, dtype=dtype or torch.float32)
+
 
 def _sub_configs(cfg: Any) -> list:
     from transformers import PretrainedConfig
@@ -64,6 +91,28 @@ def make_model(cfg: Any, trust: bool = False) -> Any:
         return AutoModel.from_config(cfg, attn_implementation="eager", experts_implementation="batched_mm", **extra)
     except TypeError:
         return AutoModel.from_config(cfg, attn_implementation="eager", **extra)
+
+
+def _check_size(cfg: Any, trust: bool, where: str) -> None:
+    """Count a folder's model on PyTorch's meta device (shapes only, nothing allocated:
+    :func:`make_model` inside ``torch.device("meta")``, as the zoo counts its models) and refuse
+    it over :data:`MAX_FOLDER_PARAMETERS`.
+
+    Raises:
+        ConversionError: the model is over the cap, or transformers cannot build it (a model
+            that does not build on the meta device is not built for real either).
+    """
+    import torch
+
+    try:
+        with torch.device("meta"):
+            model = make_model(cfg, trust)
+    except Exception as exc:  # noqa: BLE001 - any build error is the config's
+        raise ConversionError(f"transformers cannot build the model ({exception_summary(exc)})", path=where) from None
+    count = int(sum(p.numel() for p in model.parameters()))
+    if count > MAX_FOLDER_PARAMETERS:
+        raise ConversionError(f"the config describes a model of {count:,} parameters, over the cap of "
+                              f"{MAX_FOLDER_PARAMETERS:,} that hnn builds with random weights", path=where)
 
 
 def _image_size(cfg: Any) -> int:
@@ -100,18 +149,29 @@ def _audio_candidates(main: str, cfg: Any) -> list:
     config names (:data:`FEATURE_SIZE_NAMES`, then 80 and 128). ``input_values``: one second of
     16 kHz audio as (1, T), then (1, C, T) for codecs (EnCodec, Mimi, DAC; C = the config's
     ``audio_channels``, else 1), then a (1, frames, F) spectrogram for models that call theirs
-    ``input_values`` (Audio Spectrogram Transformer; frames = the config's ``max_length``).
-    """
-    import torch
+    ``input_values`` (Audio Spectrogram Transformer; frames = the config's ``max_length``). A
+    shape over :data:`MAX_TRIGGER_ELEMENTS` is left out, never allocated.
 
+    Raises:
+        ValueError: every shape is over the cap.
+    """
     sizes = _config_ints(cfg, FEATURE_SIZE_NAMES)
     if main == "input_features":
         sizes = list(dict.fromkeys([*sizes, 80, 128]))
-        return ([torch.zeros(1, f, MEL_FRAMES) for f in sizes] + [torch.zeros(1, MEL_FRAMES, f) for f in sizes])
-    channels = (_config_ints(cfg, ("audio_channels",)) or [1])[0]
-    frames = (_config_ints(cfg, ("max_length",)) or [1024])[0]
-    return ([torch.zeros(1, AUDIO_SAMPLES), torch.zeros(1, channels, AUDIO_SAMPLES)]
-            + [torch.zeros(1, frames, f) for f in sizes])
+        shapes = [(1, f, MEL_FRAMES) for f in sizes] + [(1, MEL_FRAMES, f) for f in sizes]
+    else:
+        channels = (_config_ints(cfg, ("audio_channels",)) or [1])[0]
+        frames = (_config_ints(cfg, ("max_length",)) or [1024])[0]
+        shapes = [(1, AUDIO_SAMPLES), (1, channels, AUDIO_SAMPLES)] + [(1, frames, f) for f in sizes]
+    out, refused = [], None
+    for shape in shapes:  # a shape the config makes too large is left out, not allocated
+        try:
+            out.append(_zeros(*shape))
+        except ValueError as exc:
+            refused = refused or exc
+    if not out:
+        raise refused
+    return out
 
 
 def _trigger(model: Any, cfg: Any) -> tuple[dict, list]:
@@ -122,7 +182,8 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list]:
         (kwargs, candidates): ``kwargs`` holds the first candidate; ``candidates`` is a list
         of tensors for ``kwargs[main_input_name]``, empty when there is one way only.
     Raises:
-        ValueError: a required input this source cannot make.
+        ValueError: a required input this source cannot make, or one the config makes too large
+            (:data:`MAX_TRIGGER_ELEMENTS`).
     """
     import torch
 
@@ -139,10 +200,10 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list]:
         size = _image_size(cfg)
         channels = getattr(cfg, "num_channels", 3)
         channels = channels if isinstance(channels, int) else 3
-        out["pixel_values"] = torch.zeros(1, channels, size, size)
+        out["pixel_values"] = _zeros(1, channels, size, size)
         frames = _config_ints(cfg, ("num_frames",))
         if frames and main == "pixel_values":  # a video model reads (1, frames, C, H, W)
-            candidates = [out["pixel_values"], torch.zeros(1, frames[0], channels, size, size)]
+            candidates = [out["pixel_values"], _zeros(1, frames[0], channels, size, size)]
     if main in ("input_ids", "pixel_values"):
         pass
     elif main in ("input_values", "input_features"):
@@ -319,15 +380,19 @@ class TransformersConverter(Converter):
         An object is exported with eager attention (switched for the export and back), as
         a folder's model is built, so both give one graph.
 
+        A folder's model is counted on the meta device first and refused over
+        :data:`MAX_FOLDER_PARAMETERS`; trigger inputs are capped at :data:`MAX_TRIGGER_ELEMENTS`.
+
         Raises:
-            ConversionError: unreadable or refused config, a model that cannot be built or
-                given inputs, or both exporters failing.
+            ConversionError: unreadable or refused config, a model over the parameter cap, a
+                model that cannot be built or given inputs, or both exporters failing.
         """
         trust = bool(options.get("trust") or options.get("trust_pickle"))
         where = None
         if isinstance(model_or_path, (str, os.PathLike)):
             where = str(model_or_path)
             cfg = read_config(Path(model_or_path), trust)
+            _check_size(cfg, trust, where)
             try:
                 model = make_model(cfg, trust)  # built as the zoo builds it
             except Exception as exc:  # noqa: BLE001

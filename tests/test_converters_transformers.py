@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -88,6 +89,40 @@ def test_oversized_config_is_not_read(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "pad": "x" * (5 << 20)}))
     with pytest.raises(ConversionError, match="limit"):
         to_onnx(str(tmp_path))
+
+
+def test_config_sizes_are_bounded_before_allocating(tmp_path):
+    """A config asking for a huge model or huge trigger inputs is refused before allocation: the
+    model is counted on the meta device, trigger tensors are capped (converters/transformers_hf.py)."""
+    from transformers import EncodecConfig
+
+    from hnn_tf.converters.transformers_hf import (MAX_FOLDER_PARAMETERS, MAX_TRIGGER_ELEMENTS, _audio_candidates,
+                                                   _zeros)
+
+    huge = {"model_type": "llama", "hidden_size": 65536, "intermediate_size": 262144, "num_hidden_layers": 512,
+            "num_attention_heads": 64, "num_key_value_heads": 64}
+    (tmp_path / "config.json").write_text(json.dumps(huge))
+    with pytest.raises(ConversionError, match="parameters.*over the cap") as err:
+        to_onnx(str(tmp_path))
+    assert "\n" not in str(err.value)
+    r = _cli("hash", tmp_path)
+    assert r.exit_code == 2 and "over the cap" in r.output and "Traceback" not in r.output
+    assert f"{MAX_FOLDER_PARAMETERS:,}" in str(err.value)
+    with pytest.raises(ValueError, match="over the cap"):
+        _zeros(1, 200000, 16000)
+    with pytest.raises(ValueError, match="positive"):
+        _zeros(1, 0, 3)
+    # a codec config with 200,000 audio channels: that candidate is left out, the others remain
+    shapes = [tuple(t.shape) for t in _audio_candidates("input_values", EncodecConfig(audio_channels=200000))]
+    assert (1, 16000) in shapes and all(int(np.prod(s)) <= MAX_TRIGGER_ELEMENTS for s in shapes)
+    assert not any(200000 in s for s in shapes)
+    # the same codec as a folder: no trigger input fits it, and the one line names the folder
+    codec = tmp_path / "codec"
+    codec.mkdir()
+    (codec / "config.json").write_text(json.dumps({"model_type": "encodec", "audio_channels": 200000}))
+    with pytest.raises(ConversionError) as err:
+        to_onnx(str(codec))
+    assert str(err.value).startswith(str(codec)) and "\n" not in str(err.value)
 
 
 def test_zoo_model_names_hash_directly():
