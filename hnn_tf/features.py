@@ -185,3 +185,30 @@ def structural_features(graph: LayerGraph, vocab: OpVocabulary) -> np.ndarray:
             extra[i, KERNEL_SLOTS + STRIDE_SLOTS] = 1.0
     return np.concatenate([base, extra], axis=1)
 
+
+
+def wl_bucket_counts(graph: LayerGraph, buckets: int, iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The graph's Weisfeiler-Lehman subtree-label counts, hashed into ``buckets`` slots.
+
+    Each label of :func:`hnn_tf.wl_hash.subtree_counts` (depths 0..``iterations``) goes to slot
+    BLAKE2b(label) mod ``buckets`` (the hashing trick); the count vector is scaled to unit L2
+    length, so graph size does not dominate (the codes compare shares of subtrees, like the WL
+    kernel distance of docs/method.md).
+
+    Returns:
+        (slots int64 (K,), values float32 (K,)): the non-zero slots, sorted, and their values;
+        empty arrays for an empty graph.
+    """
+    import hashlib
+
+    from hnn_tf.wl_hash import subtree_counts
+
+    acc: dict[int, float] = {}
+    for label, count in subtree_counts(graph, iterations).items():
+        slot = int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "little") % buckets
+        acc[slot] = acc.get(slot, 0.0) + float(count)
+    if not acc:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    slots = np.array(sorted(acc), dtype=np.int64)
+    vals = np.array([acc[s] for s in slots], dtype=np.float64)
+    return slots, (vals / np.linalg.norm(vals)).astype(np.float32)

@@ -26,6 +26,7 @@ from hnn_tf.features import (
     normalized_adjacency,
     op_type_features,
     structural_features,
+    wl_bucket_counts,
 )
 from hnn_tf.graph.layer_graph import LayerGraph
 from hnn_tf.hasher_files import CONFIG_FILE, WEIGHTS_FILE, HasherFolder, shipped_hasher_dir  # noqa: F401
@@ -39,11 +40,14 @@ class GraphTensors:
     Attributes:
         x: float32 (N, F) node features (paper 3.2.3, or op types only for GHashing).
         rows, cols: int64 (nnz,) coordinates of D^-1/2 (A+I) D^-1/2; vals: float32 (nnz,).
+        wl_slots, wl_vals: int64 / float32 (K,), the graph's hashed Weisfeiler-Lehman counts
+            (:func:`hnn_tf.features.wl_bucket_counts`) when ``wl_buckets`` > 0, else empty.
     """
 
-    __slots__ = ("x", "rows", "cols", "vals")
+    __slots__ = ("x", "rows", "cols", "vals", "wl_slots", "wl_vals")
 
-    def __init__(self, graph: LayerGraph, vocab: OpVocabulary, features: str = "hnn"):
+    def __init__(self, graph: LayerGraph, vocab: OpVocabulary, features: str = "hnn", wl_buckets: int = 0,
+                 wl_iterations: int = 3):
         if features == "hnn":
             self.x = node_features(graph, vocab)
         elif features == "structural":
@@ -52,6 +56,10 @@ class GraphTensors:
             self.x = op_type_features(graph, vocab)
         a = sp.coo_matrix(normalized_adjacency(graph))
         self.rows, self.cols, self.vals = a.row.astype(np.int64), a.col.astype(np.int64), a.data.astype(np.float32)
+        if wl_buckets:
+            self.wl_slots, self.wl_vals = wl_bucket_counts(graph, wl_buckets, wl_iterations)
+        else:
+            self.wl_slots, self.wl_vals = np.zeros(0, np.int64), np.zeros(0, np.float32)
 
 
 def disjoint_batch(items: list[GraphTensors]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -71,6 +79,31 @@ def disjoint_batch(items: list[GraphTensors]) -> tuple[np.ndarray, np.ndarray, n
     idx = np.stack([rows[order], cols[order]], axis=1)
     seg = np.repeat(np.arange(len(items), dtype=np.int64), sizes)
     return x, idx, vals[order], seg
+
+
+def wl_batch(items: list[GraphTensors]) -> tuple[np.ndarray, np.ndarray]:
+    """The hashed WL count vectors of a batch, as a sparse (G, buckets) matrix's parts.
+
+    Returns:
+        indices int64 (K, 2) (graph, slot) in row-major order, values float32 (K,).
+    """
+    rows = np.concatenate([np.full(len(t.wl_slots), g, np.int64) for g, t in enumerate(items)] or [np.zeros(0, np.int64)])
+    cols = np.concatenate([t.wl_slots for t in items] or [np.zeros(0, np.int64)])
+    vals = np.concatenate([t.wl_vals for t in items] or [np.zeros(0, np.float32)])
+    return np.stack([rows, cols], axis=1).reshape(-1, 2), vals.astype(np.float32)
+
+
+def network_inputs(items: list[GraphTensors], wl_buckets: int = 0) -> tuple:
+    """The network's input tuple for a batch: ``(x, a, i)``, plus the (G, ``wl_buckets``) sparse
+    WL count matrix when ``wl_buckets`` > 0 (:class:`hnn_tf.model.HNNNet`)."""
+    import tensorflow as tf
+
+    x, idx, vals, seg = disjoint_batch(items)
+    inputs = (tf.constant(x), tf.SparseTensor(idx, vals, (len(x), len(x))), tf.constant(seg))
+    if wl_buckets:
+        widx, wvals = wl_batch(items)
+        inputs += (tf.SparseTensor(widx, wvals, (len(items), wl_buckets)),)
+    return inputs
 
 
 class Hasher:
@@ -113,16 +146,12 @@ class Hasher:
 
     def tensors(self, graph: LayerGraph) -> GraphTensors:
         """The network inputs of one graph."""
-        return GraphTensors(graph, self.vocab, self.features)
+        return GraphTensors(graph, self.vocab, self.features, self.config.wl_buckets, self.config.wl_iterations)
 
     def forward(self, items: list[GraphTensors], training: bool = False) -> dict:
         """Run the network on a disjoint batch; returns the :class:`HNNNet` output dict (tensors)."""
-        import tensorflow as tf
-
-        x, idx, vals, seg = disjoint_batch(items)
-        a = tf.SparseTensor(idx, vals, (len(x), len(x)))
         self._built = True
-        return self.model((tf.constant(x), a, tf.constant(seg)), training=training)
+        return self.model(network_inputs(items, self.config.wl_buckets), training=training)
 
     def activations(self, graphs: list[LayerGraph] | list[GraphTensors], chunk: int = 64) -> dict[str, np.ndarray]:
         """FC3 embeddings (G, 256), FC5 activations (G, Q) and class probabilities (G, C).

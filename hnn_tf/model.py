@@ -69,6 +69,11 @@ class HasherConfig:
             of large graphs collapse to a few constant patterns; :class:`AttentionPooling`).
         delta: weight of the bit balance and decorrelation term of the ``structural``
             objectives (:mod:`hnn_tf.objectives.structural`).
+        wl_buckets: 0 (the paper's network) or the number of hashing-trick slots of a
+            Weisfeiler-Lehman branch (:class:`WLProjection`): the code's pre-activation adds a
+            trained projection of the graph's hashed WL subtree counts, initialised so that the
+            untrained code is a WL-SimHash (:mod:`hnn_tf.wl_hash`).
+        wl_iterations: WL depth of that branch.
     """
 
     bits: int = 64
@@ -89,6 +94,8 @@ class HasherConfig:
     categories: tuple[str, ...] = field(default_factory=tuple)
     pooling: str = "attention"
     delta: float = 1.0
+    wl_buckets: int = 0
+    wl_iterations: int = 3
 
     @property
     def features(self) -> str:
@@ -155,12 +162,59 @@ class AttentionPooling(keras.layers.Layer):
         return tf.math.log1p(tf.nn.relu(pooled)) if self.log else pooled
 
 
+def simhash_signs(buckets: int, bits: int) -> np.ndarray:
+    """+-1 sign rows of the hashing-trick slots: row b is the SimHash pattern of label ``"b<b>"``
+    (:func:`hnn_tf.wl_hash._label_bits`, BLAKE2b): float32 (buckets, bits)."""
+    from hnn_tf.wl_hash import _label_bits
+
+    return np.stack([np.where(_label_bits(f"b{b}", bits), 1.0, -1.0) for b in range(buckets)]).astype(np.float32)
+
+
+class WLProjection(keras.layers.Layer):
+    """A trained projection of hashed Weisfeiler-Lehman counts onto the code's Q bits.
+
+    out = scale * (w @ K), with w the (G, B) unit-length hashed subtree counts
+    (:func:`hnn_tf.features.wl_bucket_counts`) and K (B, Q) initialised to the slots' SimHash
+    signs (:func:`simhash_signs`), scale a trained scalar (initial 3). Untrained, sign(out) is
+    the WL-SimHash of the hashed labels (Charikar 2002, :mod:`hnn_tf.wl_hash`); training moves
+    the rows of the slots the training graphs use, and a slot no training graph had keeps its
+    random signs, so an unseen subtree still moves the code as SimHash would.
+
+    Call args:
+        w: float32 SparseTensor (G, B).
+    Returns:
+        float32 (G, Q).
+    """
+
+    def __init__(self, buckets: int, bits: int, **kwargs):
+        super().__init__(**kwargs)
+        self.buckets, self.bits = int(buckets), int(bits)
+
+    def get_config(self):
+        return {**super().get_config(), "buckets": self.buckets, "bits": self.bits}
+
+    def build(self, input_shape):
+        signs = simhash_signs(self.buckets, self.bits)
+        self.kernel = self.add_weight(name="kernel", shape=(self.buckets, self.bits),
+                                      initializer=keras.initializers.Constant(signs))
+        self.scale = self.add_weight(name="scale", shape=(), initializer=keras.initializers.Constant(3.0))
+        super().build(input_shape)
+
+    def call(self, w):
+        return self.scale * tf.sparse.sparse_dense_matmul(w, self.kernel)
+
+
 class HNNNet(keras.Model):
     """The graph hashing network H of paper 3.3 (see the module docstring for the layers).
 
+    With ``config.wl_buckets`` > 0 the code is activation(FC5(h) + :class:`WLProjection` (w)),
+    FC5 linear and zero-initialised, so the untrained code is the WL-SimHash and the GCN branch
+    learns what to add to it.
+
     Call args:
         inputs: ``(x, a, i)``: x float32 (N, F) node features, a float32 SparseTensor
-            (N, N) normalised adjacency D^-1/2 (A+I) D^-1/2, i int64 (N,) graph ids.
+            (N, N) normalised adjacency D^-1/2 (A+I) D^-1/2, i int64 (N,) graph ids; with
+            ``config.wl_buckets``, ``(x, a, i, w)``, w a float32 SparseTensor (G, wl_buckets).
     Returns:
         dict with ``"embedding"`` float32 (G, FC3), ``"code"`` float32 (G, Q) FC5
         activations in (0, 1), ``"probs"`` float32 (G, num_classes) class probabilities.
@@ -183,14 +237,18 @@ class HNNNet(keras.Model):
             keras.layers.Dense(fc3, activation=None, name="fc3"),
         ]
         code_activation = get_objective(config.method).code_activation(tf)
-        self.fc_code = [
-            keras.layers.Dense(fc4, activation="relu", name="fc4"),
-            keras.layers.Dense(config.bits, activation=code_activation, name="fc5"),
-        ]
+        self.wl = None
+        if config.wl_buckets:
+            self.wl = WLProjection(config.wl_buckets, config.bits, name="wl_projection")
+            self.code_activation = keras.activations.get(code_activation)
+            fc5 = keras.layers.Dense(config.bits, activation=None, kernel_initializer="zeros", name="fc5")
+        else:
+            fc5 = keras.layers.Dense(config.bits, activation=code_activation, name="fc5")
+        self.fc_code = [keras.layers.Dense(fc4, activation="relu", name="fc4"), fc5]
         self.classifier = keras.layers.Dense(config.num_classes, activation="softmax", name="classifier")
 
     def call(self, inputs, training=False):
-        x, a, i = inputs
+        x, a, i = inputs[:3]
         pooled = []
         for gcn, pool in zip(self.gcns, self.pools):
             x = gcn([x, a])
@@ -201,6 +259,8 @@ class HNNNet(keras.Model):
         embedding = h
         for layer in self.fc_code:
             h = layer(h)
+        if self.wl is not None:
+            h = self.code_activation(h + self.wl(inputs[3]))
         return {"embedding": embedding, "code": h, "probs": self.classifier(h)}
 
 

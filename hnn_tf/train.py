@@ -16,7 +16,7 @@ import numpy as np
 
 from hnn_tf.features import OpVocabulary
 from hnn_tf.graph.layer_graph import LayerGraph
-from hnn_tf.hasher import GraphTensors, Hasher, disjoint_batch
+from hnn_tf.hasher import GraphTensors, Hasher, disjoint_batch, wl_batch
 from hnn_tf.model import HasherConfig, method_losses
 
 
@@ -124,15 +124,21 @@ def train_hasher(
         tf.TensorSpec((None,), tf.int64),
         tf.TensorSpec((None,), tf.float32),
         tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec((None, 2), tf.int64),
+        tf.TensorSpec((None,), tf.float32),
     )
+    buckets = int(config.wl_buckets)
 
     @tf.function(input_signature=spec, reduce_retracing=True)
-    def step(x, idx, vals, seg, target, y):
+    def step(x, idx, vals, seg, target, y, widx, wvals):
         n = tf.shape(x, out_type=tf.int64)[0]
         a = tf.SparseTensor(idx, vals, tf.stack([n, n]))
         p = tf.shape(target)[0]
+        inputs = (x, a, seg)
+        if buckets:  # the WL branch's (G, buckets) counts
+            inputs += (tf.SparseTensor(widx, wvals, tf.stack([tf.shape(y, out_type=tf.int64)[0], buckets])),)
         with tf.GradientTape() as tape:
-            out = model((x, a, seg), training=True)
+            out = model(inputs, training=True)
             first = {k: v[:p] for k, v in out.items()}
             second = {k: v[p:] for k, v in out.items()}
             losses = loss_fn(first, second, target, y[:p], y[p:], config)
@@ -153,8 +159,10 @@ def train_hasher(
         for s in range(0, len(pairs), config.batch_pairs):
             b = pairs[s : s + config.batch_pairs]
             order = np.concatenate([b[:, 0], b[:, 1]])
-            x, idx, vals, seg = disjoint_batch([items[i] for i in order])
-            losses = step(x, idx, vals, seg, ged[b[:, 0], b[:, 1]], labels[order])
+            batch = [items[i] for i in order]
+            x, idx, vals, seg = disjoint_batch(batch)
+            widx, wvals = wl_batch(batch)
+            losses = step(x, idx, vals, seg, ged[b[:, 0], b[:, 1]], labels[order], widx, wvals)
             sums += [float(losses[k]) for k in ("total", "topo", "class", "quant")]
             batches += 1
         m = sums / max(batches, 1)

@@ -98,3 +98,33 @@ def test_short_training_lowers_the_loss_and_save_load_keeps_codes(tmp_path):
     loaded = Hasher.load(tmp_path / "h")
     assert loaded.version == hasher.version and loaded.version.startswith("hnn-merged-q16-")
     assert (loaded.encode(graphs) == codes).all()
+
+
+def test_wl_branch_starts_as_wl_simhash_trains_and_round_trips(tmp_path):
+    """With ``wl_buckets`` the untrained code is the SimHash of the hashed WL counts (the
+    WLProjection's initial signs, FC5 zero), training moves it, and save/load keeps it."""
+    from hnn_tf.features import OpVocabulary, wl_bucket_counts
+    from hnn_tf.model import simhash_signs
+
+    graphs, labels = _toy_data()
+    buckets = 512
+    cfg = HasherConfig(bits=16, num_classes=2, epochs=15, seed=2, method="structural", variant="canonical",
+                       pooling="attention-log", wl_buckets=buckets)
+    untrained = Hasher(cfg, OpVocabulary.from_graphs(graphs))
+    signs = simhash_signs(buckets, 16)
+    expected = []
+    for g in graphs:
+        slots, vals = wl_bucket_counts(g, buckets)
+        assert np.isclose(np.linalg.norm(vals), 1.0) and (np.diff(slots) > 0).all()
+        expected.append((vals[:, None] * signs[slots]).sum(axis=0) > 0)
+    assert (untrained.encode(graphs) == np.array(expected)).all()
+    target = np.where(np.equal.outer(labels, labels), 0.1, 0.9).astype(np.float32)
+    np.fill_diagonal(target, 0)
+    hasher, history = train_hasher(graphs, labels, HasherConfig.from_dict(cfg.to_dict()), target, progress=False)
+    assert np.mean(history.total[-3:]) < np.mean(history.total[:3])
+    codes = hasher.encode(graphs)
+    kernel = next(w for w in hasher.model.weights if "wl_projection" in w.name and "kernel" in w.name).numpy()
+    assert not np.array_equal(kernel, signs)  # the branch trained
+    hasher.save(tmp_path / "h")
+    loaded = Hasher.load(tmp_path / "h")
+    assert loaded.config.wl_buckets == buckets and (loaded.encode(graphs) == codes).all()
