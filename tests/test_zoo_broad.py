@@ -192,6 +192,13 @@ def test_cli_zoo_build_and_list(tmp_path):
     for bad in (("zoo", "build", "--sources", "nope"), ("zoo", "list", "--max-params", "lots")):
         r = _cli(*bad, env=env)
         assert r.exit_code == 2 and "Traceback" not in r.output
+    # --add refuses, before anything runs, an earlier report it cannot add to
+    (tmp_path / "r").mkdir()
+    for content in ("[1, 2]", json.dumps({"items": 99, "k": 5, "seed": 0, "methods": {}})):
+        (tmp_path / "r" / "generalisation.json").write_text(content)
+        r = _cli("zoo", "evaluate", "--sources", "toy", "--methods", "wl-simhash", "--add", "--results",
+                 tmp_path / "r", env=env)
+        assert r.exit_code == 2 and "cannot add" in r.output and "Traceback" not in r.output
 
 
 # --------------------------------------------------------------------------- leave-family-out protocol
@@ -209,7 +216,7 @@ def _family_graph(family: int, size: int):
 
 
 def test_leave_family_out_protocol_on_synthetic_families(tmp_path):
-    from hnn_tf.zoo.generalisation import Item, evaluate, family_folds, write_report
+    from hnn_tf.zoo.generalisation import Item, evaluate, family_folds, merge_results, write_report
 
     items = [Item(f"syn:f{f}-{s}", f"f{f}", "syn" if f % 2 else "other", _family_graph(f, s))
              for f in range(6) for s in (12, 16, 24, 36)]
@@ -226,6 +233,16 @@ def test_leave_family_out_protocol_on_synthetic_families(tmp_path):
     paths = write_report(res, tmp_path)
     assert {p.name for p in paths} == {"generalisation.json", "generalisation.md", "generalisation_flags.png"}
     assert "| held-out family mAP | 1.000" in (tmp_path / "generalisation.md").read_text()
+    # adding a method to an earlier evaluation of the same zoo keeps both; another zoo is refused
+    again = evaluate(["wl-simhash"], items, k=3, seed=0)
+    again["methods"]["wl-copy"] = again["methods"].pop("wl-simhash")
+    merged = merge_results(res, again)
+    assert list(merged["methods"]) == ["wl-simhash", "wl-copy"] and merged["zoo"] == res["zoo"]
+    assert merged["methods"]["wl-copy"]["summary"] == s
+    with pytest.raises(ValueError, match="zoo"):
+        merge_results(res, evaluate(["wl-simhash"], items[:-1], k=3, seed=0))
+    with pytest.raises(ValueError, match="seed"):
+        merge_results(res, {**again, "seed": 1})
 
 
 def test_transformers_shrink_keeps_configs_consistent():

@@ -27,6 +27,8 @@ the fold's models are then the held-out ones. Per fold (and as mean and std over
 Methods are registered in :data:`METHODS` (name -> function from a :class:`Fold` to codes);
 ``wl-simhash`` (no training), ``shipped`` (the installed 64-bit hasher, trained on the
 paper zoo only), and the trained ones: ``structural`` (:mod:`hnn_tf.objectives.structural`),
+``structural-wl`` (the same objective on the network with its WL branch, which starts as a
+WL-SimHash),
 ``hnn-net`` and ``ghashing`` (the paper's objective and the GHashing baseline), each trained
 per fold on the training families' models and their augmented copies, with the WL kernel
 distance as the structural target (scaled to the GED cap R for the paper's objectives: an
@@ -284,13 +286,17 @@ TRAIN_EPOCHS, TRAIN_PATIENCE, TRAIN_MIN_EPOCHS = 40, 6, 20
 #: log attention pooling for graphs of thousands of layers, batches of 32 pairs and a bit
 #: balance/decorrelation weight of 10 (at 1, a third of the bits were constant on fold 0).
 BROAD_SETTINGS = {"structural": {"pooling": "attention-log", "batch_pairs": 32, "delta": 10.0, "gamma": 0.05}}
+#: ``structural-wl``: the same, with the network's Weisfeiler-Lehman branch (2^14 slots,
+#: :class:`hnn_tf.model.WLProjection`): the code starts as a WL-SimHash and is trained from there.
+BROAD_SETTINGS["structural-wl"] = {**BROAD_SETTINGS["structural"], "wl_buckets": 1 << 14}
 
 
-def _trained(method: str) -> Callable[[Fold], tuple[np.ndarray, np.ndarray, str]]:
+def _trained(method: str, name: str | None = None) -> Callable[[Fold], tuple[np.ndarray, np.ndarray, str]]:
     """A method that trains a hasher of objective ``method`` on the fold's training items and
     their augmented copies (labels: families; targets: WL kernel distances, scaled to the
-    GED cap R for the paper's objectives; network settings :data:`BROAD_SETTINGS`), then codes
-    every item and copy."""
+    GED cap R for the paper's objectives; network settings :data:`BROAD_SETTINGS` of ``name``,
+    default ``method``), then codes every item and copy."""
+    name = name or method
 
     def run(fold: Fold) -> tuple[np.ndarray, np.ndarray, str]:
         from hnn_tf.model import HasherConfig
@@ -304,7 +310,7 @@ def _trained(method: str) -> Callable[[Fold], tuple[np.ndarray, np.ndarray, str]
         target = wl_kernel_matrix(graphs)
         config = HasherConfig(bits=64, num_classes=len(fams), variant="canonical", method=method,
                               epochs=TRAIN_EPOCHS, seed=SEED + fold.index, categories=tuple(fams),
-                              **BROAD_SETTINGS.get(method, {}))
+                              **BROAD_SETTINGS.get(name, {}))
         if method in ("hnn", "ghashing"):
             target = target * config.ged_cap  # the paper's objectives regress a GED capped at R
         hasher, _ = train_hasher(graphs, labels, config, target, progress=False, patience=TRAIN_PATIENCE,
@@ -317,7 +323,8 @@ def _trained(method: str) -> Callable[[Fold], tuple[np.ndarray, np.ndarray, str]
 
 #: Method name -> function(fold) -> (item codes (N, Q) bool, copy codes (C, Q) bool, hasher version).
 METHODS: dict[str, Callable[[Fold], tuple[np.ndarray, np.ndarray, str]]] = {
-    "wl-simhash": _fixed("wl-simhash", _wl_hasher), "shipped": _fixed("shipped", _shipped_hasher), "structural": _trained("structural"), "hnn-net": _trained("hnn"),
+    "wl-simhash": _fixed("wl-simhash", _wl_hasher), "shipped": _fixed("shipped", _shipped_hasher), "structural": _trained("structural"),
+    "structural-wl": _trained("structural", "structural-wl"), "hnn-net": _trained("hnn"),
     "ghashing": _trained("ghashing"),
 }
 
@@ -342,7 +349,8 @@ def evaluate(methods=("wl-simhash", "shipped"), items: list[Item] | None = None,
     say(f"WL kernel distances of {len(pairs)} pairs")
     wl_dist = wl_kernel_distances(items, pairs)
     out: dict[str, Any] = {"items": n, "families": len({it.family for it in items}), "k": k, "seed": seed,
-                           "sources": dict(Counter(it.source for it in items)), "methods": {}}
+                           "sources": dict(Counter(it.source for it in items)), "zoo": items_digest(items),
+                           "methods": {}}
     for name in methods:
         fn = METHODS[name]
         per_fold = []
@@ -356,6 +364,37 @@ def evaluate(methods=("wl-simhash", "shipped"), items: list[Item] | None = None,
             per_fold.append(fold_metrics(fold, codes, copy_codes, pairs, wl_dist, seed))
         out["methods"][name] = {"version": version, "folds": per_fold, "summary": summarise(per_fold)}
     return out
+
+
+def items_digest(items: list[Item]) -> str:
+    """sha256 (16 hex digits) of the items' keys, families and graph fingerprints, in order: two
+    evaluations with equal digests, folds and seed ran on the same folds and pairs."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for it in items:
+        h.update(f"{it.key}|{it.family}|{it.graph.fingerprint()}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def merge_results(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The methods of ``previous`` with those of ``new`` added (a method in both: ``new``'s).
+
+    Both must come from one zoo, fold count and seed, so every method saw the same folds,
+    pairs and copies (an evaluation of several methods is long; adding one should not rerun
+    the others).
+
+    Raises:
+        ValueError: the two differ in zoo (items digest where both have one, else item,
+            family and per-source counts), folds or seed.
+    """
+    keys = ["items", "families", "k", "seed", "sources"] + (["zoo"] if "zoo" in previous and "zoo" in new else [])
+    differ = [k for k in keys if previous.get(k) != new.get(k)]
+    if differ:
+        raise ValueError(f"the earlier results come from another zoo or protocol ({', '.join(differ)} differ); "
+                         "run every method again")
+    return {**previous, **{k: new[k] for k in new if k != "methods"},
+            "methods": {**previous.get("methods", {}), **new["methods"]}}
 
 
 def summarise(per_fold: list[dict]) -> dict[str, dict[str, float]]:

@@ -127,12 +127,24 @@ def list_cmd(sources, max_params, show_all, as_json):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--results", type=click.Path(file_okay=False), default="results", show_default=True,
               help="Folder for generalisation.json, .md and generalisation_flags.png.")
-def evaluate_cmd(methods, sources, folds, seed, results):
+@click.option("--add", is_flag=True,
+              help="Keep the methods already in RESULTS/generalisation.json (same zoo, folds and seed) and "
+                   "add these to them, replacing any of the same name.")
+def evaluate_cmd(methods, sources, folds, seed, results, add):
     """Leave-family-out evaluation of hashers on the cached broad zoo: held-out family mAP and
     P@1, false flags at a threshold calibrated on the training folds, variants, collisions,
     structure and bit statistics, per fold with mean and std (hnn_tf/zoo/generalisation.py).
+
+    With --add, the report holds the earlier methods and the new ones; the earlier file must
+    come from the same zoo, fold count and seed (exit 2 otherwise, before anything runs).
     """
-    from hnn_tf.zoo.generalisation import METHODS, evaluate, report_markdown, write_report, zoo_items
+    from collections import Counter
+    from pathlib import Path
+
+    from hnn_tf.errors import HNNError
+    from hnn_tf.safe_io import read_regular
+    from hnn_tf.zoo.generalisation import (METHODS, evaluate, items_digest, merge_results, report_markdown,
+                                           write_report, zoo_items)
 
     names = [m.strip() for m in methods.split(",") if m.strip()]
     unknown = [m for m in names if m not in METHODS]
@@ -141,8 +153,20 @@ def evaluate_cmd(methods, sources, folds, seed, results):
     items = zoo_items(_split_sources(sources))
     if not items:
         fail("the zoo cache is empty for these sources: run `hnn zoo build`")
+    previous = None
+    if add:
+        path = Path(results) / "generalisation.json"
+        try:
+            previous = json.loads(read_regular(path, max_bytes=256 << 20))
+            merge_results(previous, {"items": len(items), "families": len({it.family for it in items}), "k": folds,
+                                     "seed": seed, "sources": dict(Counter(it.source for it in items)),
+                                     "zoo": items_digest(items), "methods": {}})
+        except (HNNError, ValueError, AttributeError) as exc:
+            fail(f"{path}: cannot add to it: {exc}")
     try:
         res = evaluate(names, items, k=folds, seed=seed, log=lambda m: click.echo(m, err=True))
+        if previous is not None:
+            res = merge_results(previous, res)
     except ValueError as exc:
         fail(str(exc))
     paths = write_report(res, results)
