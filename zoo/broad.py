@@ -161,17 +161,9 @@ class BroadZoo:
 # --------------------------------------------------------------------------- keys and cache
 
 def _module_digest(names: Iterable[str]) -> str:
-    from hnn_tf.zoo.dataset import code_digest
+    from hnn_tf.zoo.dataset import modules_digest
 
-    h = hashlib.sha256()
-    for name in names:
-        module = importlib.import_module(name)
-        p = Path(module.__file__)
-        files = sorted(p.parent.rglob("*.py")) if p.name == "__init__.py" else [p]
-        for f in files:
-            h.update(f"{name}/{f.name}".encode())
-            h.update(code_digest(f))
-    return h.hexdigest()[:16]
+    return modules_digest(names)[:16]
 
 
 def _versions(packages: Iterable[str]) -> str:

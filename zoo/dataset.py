@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
 import json
-import sys
 import os
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,19 +98,23 @@ def code_digest(path: Path) -> bytes:
     return hashlib.sha256(f"{sys.version_info[:2]}|{dumped}".encode()).digest()
 
 
-def builder_key() -> str:
-    """sha256 (12 hex digits) of the zoo list, converter and graph-builder sources plus torch versions."""
-    import importlib
-
+def modules_digest(names) -> str:
+    """sha256 (hex) of the code of modules, found where they are installed: a package's every
+    ``.py`` file below it, a module's own file, each named by its path and digested by
+    :func:`code_digest`. Raises ImportError for a module that is not installed."""
     h = hashlib.sha256()
-    for name in _KEY_MODULES:
-        module = importlib.import_module(name)
-        p = Path(module.__file__)
+    for name in names:
+        p = Path(importlib.import_module(name).__file__)
         root = p.parent
-        files = sorted(root.rglob("*.py")) if p.name == "__init__.py" else [p]
-        for f in files:
+        for f in sorted(root.rglob("*.py")) if p.name == "__init__.py" else [p]:
             h.update(f"{name}/{f.relative_to(root)}".encode())
             h.update(code_digest(f))
+    return h.hexdigest()
+
+
+def builder_key() -> str:
+    """sha256 (12 hex digits) of the zoo list, converter and graph-builder sources plus torch versions."""
+    h = hashlib.sha256(modules_digest(_KEY_MODULES).encode())
     try:
         import torch
         import torchvision
