@@ -348,9 +348,7 @@ def evaluate(methods=("wl-simhash", "shipped"), items: list[Item] | None = None,
     pairs = np.unique(np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1), axis=0)[:SPEARMAN_PAIRS]
     say(f"WL kernel distances of {len(pairs)} pairs")
     wl_dist = wl_kernel_distances(items, pairs)
-    out: dict[str, Any] = {"items": n, "families": len({it.family for it in items}), "k": k, "seed": seed,
-                           "sources": dict(Counter(it.source for it in items)), "zoo": items_digest(items),
-                           "methods": {}}
+    out: dict[str, Any] = {**evaluation_header(items, k, seed), "methods": {}}
     for name in methods:
         fn = METHODS[name]
         per_fold = []
@@ -375,6 +373,13 @@ def items_digest(items: list[Item]) -> str:
     for it in items:
         h.update(f"{it.key}|{it.family}|{it.graph.fingerprint()}\n".encode())
     return h.hexdigest()[:16]
+
+
+def evaluation_header(items: list[Item], k: int, seed: int) -> dict[str, Any]:
+    """What an evaluation ran on, as its report records it: item, family and per-source counts,
+    :func:`items_digest`, folds and seed (what :func:`merge_results` compares)."""
+    return {"items": len(items), "families": len({it.family for it in items}), "k": k, "seed": seed,
+            "sources": dict(Counter(it.source for it in items)), "zoo": items_digest(items)}
 
 
 def merge_results(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

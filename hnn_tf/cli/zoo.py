@@ -138,12 +138,11 @@ def evaluate_cmd(methods, sources, folds, seed, results, add):
     With --add, the report holds the earlier methods and the new ones; the earlier file must
     come from the same zoo, fold count and seed (exit 2 otherwise, before anything runs).
     """
-    from collections import Counter
     from pathlib import Path
 
     from hnn_tf.errors import HNNError
     from hnn_tf.safe_io import read_regular
-    from hnn_tf.zoo.generalisation import (METHODS, evaluate, items_digest, merge_results, report_markdown,
+    from hnn_tf.zoo.generalisation import (METHODS, evaluate, evaluation_header, merge_results, report_markdown,
                                            write_report, zoo_items)
 
     names = [m.strip() for m in methods.split(",") if m.strip()]
@@ -158,9 +157,7 @@ def evaluate_cmd(methods, sources, folds, seed, results, add):
         path = Path(results) / "generalisation.json"
         try:
             previous = json.loads(read_regular(path, max_bytes=256 << 20))
-            merge_results(previous, {"items": len(items), "families": len({it.family for it in items}), "k": folds,
-                                     "seed": seed, "sources": dict(Counter(it.source for it in items)),
-                                     "zoo": items_digest(items), "methods": {}})
+            merge_results(previous, {**evaluation_header(items, folds, seed), "methods": {}})
         except (HNNError, ValueError, AttributeError) as exc:
             fail(f"{path}: cannot add to it: {exc}")
     try:
