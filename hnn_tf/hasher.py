@@ -87,10 +87,11 @@ def wl_batch(items: list[GraphTensors]) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         indices int64 (K, 2) (graph, slot) in row-major order, values float32 (K,).
     """
-    rows = np.concatenate([np.full(len(t.wl_slots), g, np.int64) for g, t in enumerate(items)] or [np.zeros(0, np.int64)])
-    cols = np.concatenate([t.wl_slots for t in items] or [np.zeros(0, np.int64)])
-    vals = np.concatenate([t.wl_vals for t in items] or [np.zeros(0, np.float32)])
-    return np.stack([rows, cols], axis=1).reshape(-1, 2), vals.astype(np.float32)
+    sizes = [len(t.wl_slots) for t in items]
+    rows = np.repeat(np.arange(len(items), dtype=np.int64), sizes)
+    cols = np.concatenate([np.zeros(0, np.int64), *(t.wl_slots for t in items)])
+    vals = np.concatenate([np.zeros(0, np.float32), *(t.wl_vals for t in items)])
+    return np.stack([rows, cols], axis=1), vals
 
 
 def network_inputs(items: list[GraphTensors], wl_buckets: int = 0) -> tuple:
