@@ -100,6 +100,21 @@ def test_integer_to_float(float_models):
         _same(make_variant(src, "dynamic"), src, {"DynamicQuantizeLinear", "ConvInteger", "MatMulInteger"})
 
 
+def test_integer_to_float_keeps_the_bias_of_a_one_channel_conv():
+    """A Conv of one output channel (a segmentation head) has a one-element bias, which the
+    quantizer adds after the ConvInteger: it is the Conv's bias, as in the float graph."""
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import export_module
+
+    torch.manual_seed(0)
+    head = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 1, 1)).eval()
+    src = export_module(head, (torch.zeros(1, 3, 16, 16),), keep_weights=True)
+    g = _same(make_variant(src, "dynamic"), src, {"DynamicQuantizeLinear", "ConvInteger"})
+    assert g.ops[-1] == "Conv" and int(g.params[-1]) == 8 + 1
+
+
 def test_optimisers_keep_the_canonical_graph(float_models):
     """onnxruntime's quant_pre_process, onnxsim and onnxslim fold and fuse; the canonical graph
     stays (the layout rules read what they leave)."""

@@ -9,6 +9,17 @@ from hnn_tf.graph.rules.base import Rule, register_rule
 _FLOAT_OP = {"MatMulInteger": "MatMul", "ConvInteger": "Conv"}
 
 
+def _conv_bias(shape, c) -> bool:
+    """True when constant ``c`` added to a Conv output of ``shape`` (NCHW) is a bias: one element
+    per output channel along axis 1 (:func:`channel_axis`), or, for a Conv of one output channel
+    (a segmentation or depth head), a single element of rank at most the output's, which
+    ``channel_axis`` cannot place because nothing varies."""
+    if channel_axis(shape, c) == 1:
+        return True
+    return (shape is not None and len(shape) >= 2 and shape[1] == 1 and c.numel == 1
+            and len(c.dims) <= len(shape))
+
+
 @register_rule
 class IntegerToFloat(Rule):
     """Dynamic quantization (DynamicQuantizeLinear, then MatMulInteger or ConvInteger, a Cast to float and a Mul by the scales) becomes the float MatMul or Conv.
@@ -53,7 +64,7 @@ class IntegerToFloat(Rule):
         if op == "Conv":
             add = only_reader(g, n, {"Add"})
             b = other(add, n.outputs[0]) if add is not None else None
-            if b in g.consts and channel_axis(n.out_shape(0), g.consts[b]) == 1:
+            if b in g.consts and _conv_bias(n.out_shape(0), g.consts[b]):
                 g.set_inputs(n, [x, w, b])
                 g.absorb(n, add)
         return True
