@@ -25,8 +25,9 @@ the fold's models are then the held-out ones. Per fold (and as mean and std over
   pairwise correlation between bits.
 
 Methods are registered in :data:`METHODS` (name -> function from a :class:`Fold` to codes);
-``wl-simhash`` (no training), ``shipped`` (the installed 64-bit hasher, trained on the
-paper zoo only), and the trained ones: ``structural`` (:mod:`hnn_tf.objectives.structural`),
+``wl-simhash`` (no training), ``paper-hnn`` (the package's HNN-Net hasher, ``--hasher hnn``,
+trained on the paper zoo only), and the trained ones (:func:`fit_hasher`): ``structural``
+(:mod:`hnn_tf.objectives.structural`),
 ``structural-wl`` (the same objective on the network with its WL branch, which starts as a
 WL-SimHash),
 ``hnn-net`` and ``ghashing`` (the paper's objective and the GHashing baseline), each trained
@@ -103,7 +104,9 @@ def family_folds(items: list[Item], k: int = K, seed: int = SEED) -> list[set[st
     return folds
 
 
-def _copies(items: list[Item], train: np.ndarray, seed: int) -> tuple[list[LayerGraph], np.ndarray]:
+def augmented_copies(items: list[Item], train: np.ndarray, seed: int = SEED) -> tuple[list[LayerGraph], np.ndarray]:
+    """``COPIES`` augmented copies of each training item of at least 3 layers, ``DELETE`` of its
+    nodes deleted (paper 4.1.3; seeded per item and copy): (graphs, int (C,) index of each source item)."""
     from hnn_tf.zoo.dataset import delete_nodes
 
     graphs, owner = [], []
@@ -263,10 +266,10 @@ def _wl_hasher():
     return WLHasher()
 
 
-def _shipped_hasher():
+def _paper_hasher():
     from hnn_tf.hashing import load_hasher
 
-    return load_hasher(64)
+    return load_hasher(64, "hnn")
 
 
 def wl_kernel_matrix(graphs: list[LayerGraph], iterations: int = 3) -> np.ndarray:
@@ -291,45 +294,70 @@ BROAD_SETTINGS = {"structural": {"pooling": "attention-log", "batch_pairs": 32, 
 BROAD_SETTINGS["structural-wl"] = {**BROAD_SETTINGS["structural"], "wl_buckets": 1 << 14}
 
 
-def _trained(method: str, name: str | None = None) -> Callable[[Fold], tuple[np.ndarray, np.ndarray, str]]:
-    """A method that trains a hasher of objective ``method`` on the fold's training items and
-    their augmented copies (labels: families; targets: WL kernel distances, scaled to the
-    GED cap R for the paper's objectives; network settings :data:`BROAD_SETTINGS` of ``name``,
-    default ``method``), then codes every item and copy."""
-    name = name or method
+def fit_hasher(items: list[Item], train: np.ndarray, copies: list[LayerGraph], copy_of: np.ndarray,
+               name: str = "structural-wl", seed: int = SEED, progress: bool = False):
+    """Train a hasher of the broad-zoo method ``name`` on the ``train`` items and their augmented copies.
+
+    Labels are the families; the structural target is the WL kernel distance of every pair
+    (:func:`wl_kernel_matrix`), scaled to the GED cap R for the paper's objectives (``hnn-net``,
+    ``ghashing``: an exact GED of graphs of thousands of layers is out of reach). The network
+    settings are :data:`BROAD_SETTINGS` of ``name``; epochs, patience and minimum epochs are
+    :data:`TRAIN_EPOCHS`, :data:`TRAIN_PATIENCE`, :data:`TRAIN_MIN_EPOCHS`.
+
+    Args:
+        items: the zoo's architectures; train: bool (N,), which of them to train on.
+        copies: augmented copies of training items (:func:`augmented_copies`); copy_of: int (C,),
+            the index in ``items`` of each copy's source.
+        name: a trained method of :data:`TRAINED` (``structural-wl``, ``structural``, ``hnn-net``, ``ghashing``).
+        seed: the training seed; progress: show a progress bar per epoch.
+    Returns:
+        the trained :class:`hnn_tf.hasher.Hasher` (64 bits, ``canonical`` graphs).
+    Raises:
+        KeyError: an unknown method.
+    """
+    from hnn_tf.model import HasherConfig
+    from hnn_tf.train import train_hasher
+
+    method = TRAINED[name]
+    tr = np.flatnonzero(train)
+    graphs = [items[i].graph for i in tr] + list(copies)
+    fams = sorted({items[i].family for i in tr})
+    fid = {f: k for k, f in enumerate(fams)}
+    labels = np.array([fid[items[i].family] for i in tr] + [fid[items[i].family] for i in copy_of])
+    target = wl_kernel_matrix(graphs)
+    config = HasherConfig(bits=64, num_classes=len(fams), variant="canonical", method=method,
+                          epochs=TRAIN_EPOCHS, seed=seed, categories=tuple(fams), **BROAD_SETTINGS.get(name, {}))
+    if method in ("hnn", "ghashing"):
+        target = target * config.ged_cap  # the paper's objectives regress a GED capped at R
+    hasher, _ = train_hasher(graphs, labels, config, target, progress=progress, patience=TRAIN_PATIENCE,
+                             min_epochs=TRAIN_MIN_EPOCHS)
+    return hasher
+
+
+def _trained(name: str) -> Callable[[Fold], tuple[np.ndarray, np.ndarray, str]]:
+    """A method that trains a hasher (:func:`fit_hasher` of ``name``) on the fold's training items
+    and their augmented copies, seeded by the fold, then codes every item and copy."""
 
     def run(fold: Fold) -> tuple[np.ndarray, np.ndarray, str]:
-        from hnn_tf.model import HasherConfig
-        from hnn_tf.train import train_hasher
-
-        tr = np.flatnonzero(fold.train)
-        graphs = [fold.items[i].graph for i in tr] + list(fold.copies)
-        fams = sorted({fold.items[i].family for i in tr})
-        fid = {f: k for k, f in enumerate(fams)}
-        labels = np.array([fid[fold.items[i].family] for i in tr] + [fid[fold.items[i].family] for i in fold.copy_of])
-        target = wl_kernel_matrix(graphs)
-        config = HasherConfig(bits=64, num_classes=len(fams), variant="canonical", method=method,
-                              epochs=TRAIN_EPOCHS, seed=SEED + fold.index, categories=tuple(fams),
-                              **BROAD_SETTINGS.get(name, {}))
-        if method in ("hnn", "ghashing"):
-            target = target * config.ged_cap  # the paper's objectives regress a GED capped at R
-        hasher, _ = train_hasher(graphs, labels, config, target, progress=False, patience=TRAIN_PATIENCE,
-                                 min_epochs=TRAIN_MIN_EPOCHS)
+        hasher = fit_hasher(fold.items, fold.train, fold.copies, fold.copy_of, name, SEED + fold.index)
         return (hasher.encode([it.graph for it in fold.items]),
                 hasher.encode(fold.copies) if fold.copies else np.zeros((0, 64), bool), hasher.version)
 
     return run
 
 
+#: Trained methods: name -> training objective (:data:`hnn_tf.objectives.OBJECTIVES`).
+TRAINED = {"structural": "structural", "structural-wl": "structural", "hnn-net": "hnn", "ghashing": "ghashing"}
+
+
 #: Method name -> function(fold) -> (item codes (N, Q) bool, copy codes (C, Q) bool, hasher version).
 METHODS: dict[str, Callable[[Fold], tuple[np.ndarray, np.ndarray, str]]] = {
-    "wl-simhash": _fixed("wl-simhash", _wl_hasher), "shipped": _fixed("shipped", _shipped_hasher), "structural": _trained("structural"),
-    "structural-wl": _trained("structural", "structural-wl"), "hnn-net": _trained("hnn"),
-    "ghashing": _trained("ghashing"),
+    "wl-simhash": _fixed("wl-simhash", _wl_hasher), "paper-hnn": _fixed("paper-hnn", _paper_hasher),
+    **{name: _trained(name) for name in TRAINED},
 }
 
 
-def evaluate(methods=("wl-simhash", "shipped"), items: list[Item] | None = None, k: int = K, seed: int = SEED,
+def evaluate(methods=("wl-simhash", "paper-hnn"), items: list[Item] | None = None, k: int = K, seed: int = SEED,
              log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run every method on every fold; returns the JSON-ready results (per fold, mean and std).
 
@@ -355,7 +383,7 @@ def evaluate(methods=("wl-simhash", "shipped"), items: list[Item] | None = None,
         version = ""
         for j, fams in enumerate(folds):
             train = np.array([it.family not in fams for it in items])
-            copies, owner = _copies(items, train, seed + j)
+            copies, owner = augmented_copies(items, train, seed + j)
             fold = Fold(j, items, train, copies, owner)
             say(f"{name}: fold {j + 1}/{k} ({int((~train).sum())} held out)")
             codes, copy_codes, version = fn(fold)

@@ -120,7 +120,7 @@ def list_cmd(sources, max_params, show_all, as_json):
 
 
 @zoo_group.command("evaluate")
-@click.option("--methods", default="wl-simhash,shipped", show_default=True,
+@click.option("--methods", default="wl-simhash,paper-hnn", show_default=True,
               help="Comma-separated methods of hnn_tf/zoo/generalisation.py METHODS.")
 @_source_option
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True)
