@@ -195,33 +195,41 @@ def index_import_cmd(file, db):
 @index_group.command("calibrate")
 @bits_option
 @hasher_option
+@click.option("--zoo", type=click.Choice(["paper", "broad"]), default=None,
+              help="The zoo to calibrate on (default: paper for the paper's HNN-Net and GHashing hashers, "
+                   "broad for the others).")
 @click.option("--dry-run", is_flag=True, help="Print the result without saving it.")
 @click.option("--quiet", is_flag=True, help="No progress.")
 @json_option
-def index_calibrate_cmd(bits, hasher_dir, dry_run, quiet, as_json):
-    """Derive the default `hnn check` threshold of the installed hasher from the zoo.
+def index_calibrate_cmd(bits, hasher_dir, zoo, dry_run, quiet, as_json):
+    """Derive the default `hnn check` threshold of a hasher from a zoo and save it per hasher version.
 
-    Pairs of zoo codes (22 models, original + 10 augmented copies each) are positive when
-    both models are in the same category; the threshold with the best pair F1 is kept (ties:
-    their median) and saved per hasher version (see hnn_tf/index/threshold.py and
-    hnn_tf/zoo/calibration.py).
+    The threshold with the best pair F1 is kept (ties: their median). Paper zoo (22 models,
+    original + 10 augmented copies each): positive pairs are two models of one Table 1
+    category. Broad zoo (the cache of `hnn zoo build`): positive pairs are an augmented copy
+    (10% of nodes deleted) and its source, negative pairs a copy and an architecture of
+    another family. See hnn_tf/zoo/calibration.py and hnn_tf/index/threshold.py.
     """
     from hnn_tf.index.threshold import save_calibration
     from hnn_tf.zoo.calibration import calibrate
 
     log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
-    record = calibrate(bits, hasher_dir, progress=not quiet, log=log)
+    record = calibrate(bits, hasher_dir, progress=not quiet, log=log, zoo=zoo)
     saved = None if dry_run else save_calibration(record, hasher_dir)
     if as_json:
         click.echo(json.dumps({**record, "saved_to": str(saved) if saved else None}))
         return
-    h = record["held_out"]
     lo, hi = record["best_f1_thresholds"]
-    click.echo(f"threshold {record['threshold']} bits for {record['hasher_version']}: best pair F1 "
-               f"{record['f1']:.3f} (reached for T in {lo}..{hi}), precision {record['precision']:.3f}, "
-               f"recall {record['recall']:.3f} over {record['pairs']} pairs ({record['positive_pairs']} positive); "
-               f"held-out test-vs-train pairs: precision {h['precision']:.3f}, recall {h['recall']:.3f}, "
-               f"F1 {h['f1']:.3f}")
+    click.echo(f"threshold {record['threshold']} bits for {record['hasher_version']} on the {record['zoo']} zoo: "
+               f"best pair F1 {record['f1']:.3f} (reached for T in {lo}..{hi}), precision {record['precision']:.3f}, "
+               f"recall {record['recall']:.3f} over {record['pairs']} pairs ({record['positive_pairs']} positive)")
+    if "held_out" in record:
+        h = record["held_out"]
+        click.echo(f"held-out test-vs-train pairs: precision {h['precision']:.3f}, recall {h['recall']:.3f}, "
+                   f"F1 {h['f1']:.3f}")
+    if "false_flags" in record:
+        click.echo(f"zoo architectures with another family's architecture within the threshold: "
+                   f"{record['false_flags']:.1%}")
     click.echo(f"saved to {saved}" if saved else "not saved (--dry-run)")
 
 
