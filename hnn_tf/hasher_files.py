@@ -1,6 +1,7 @@
 """Everything about a hasher folder on disk, in one place (no TensorFlow needed).
 
-A hasher folder (``hnn train`` writes one; the package ships ``hnn_tf/assets/hasher-q<Q>/``)
+A hasher folder (``hnn train`` and ``hnn zoo train`` write one; the package ships
+``hnn_tf/assets/broad-q64/``, the default, ``hasher-q64/``, the paper's HNN-Net, and ``wl-q64/``)
 holds ``config.json`` (the network and training config, the op-type vocabulary, the node
 feature kind and the hasher version) and ``weights.h5`` (tf_keras weights). Its check
 threshold calibration is ``check_threshold.json`` in the folder, or, for the shipped hashers,
@@ -18,7 +19,8 @@ from typing import Any
 
 from hnn_tf.errors import HNNError
 
-__all__ = ["ASSETS", "CONFIG_FILE", "HasherFolder", "SHIPPED_THRESHOLDS", "WEIGHTS_FILE", "shipped_hasher_dir"]
+__all__ = ["ASSETS", "CONFIG_FILE", "DEFAULT_KINDS", "HasherFolder", "SHIPPED_KINDS", "SHIPPED_THRESHOLDS",
+           "WEIGHTS_FILE", "shipped_hasher_dir"]
 
 #: Where the shipped hashers live: ``hnn_tf/assets/hasher-q<Q>/``.
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -30,13 +32,34 @@ _THRESHOLD_FILE = "check_threshold.json"
 
 
 #: Names ``--hasher`` accepts for shipped hashers: name -> folder prefix under :data:`ASSETS`
-#: (the code length is appended): ``hnn`` (HNN-Net, the default) and ``wl`` (WL-SimHash).
-SHIPPED_KINDS = {"hnn": "hasher-q", "wl": "wl-q"}
+#: (the code length is appended): ``broad`` (the default: trained on the broad zoo by
+#: ``hnn zoo train``, docs/method.md "Beyond the paper"), ``hnn`` (the paper's HNN-Net, trained
+#: on the paper zoo by ``hnn train``; Table 2) and ``wl`` (WL-SimHash, no training).
+SHIPPED_KINDS = {"broad": "broad-q", "hnn": "hasher-q", "wl": "wl-q"}
+#: The kinds tried, in order, for the default hasher of a code length.
+DEFAULT_KINDS = ("broad", "hnn")
 
 
-def shipped_hasher_dir(bits: int) -> Path:
-    """Folder of the packaged hasher of ``bits`` bits (it may not exist)."""
-    return ASSETS / f"hasher-q{bits}"
+def shipped_hasher_dir(bits: int, kind: str | None = None) -> Path:
+    """Folder of a packaged hasher of ``bits`` bits (it may not exist).
+
+    Args:
+        bits: Q.
+        kind: a name of :data:`SHIPPED_KINDS`; ``None``: the default, the first kind of
+            :data:`DEFAULT_KINDS` installed for ``bits`` (the broad-zoo hasher where there is one).
+    Raises:
+        KeyError: an unknown kind.
+    """
+    if kind is not None:
+        return ASSETS / f"{SHIPPED_KINDS[kind]}{bits}"
+    for k in DEFAULT_KINDS:
+        if (ASSETS / f"{SHIPPED_KINDS[k]}{bits}" / CONFIG_FILE).is_file():
+            return ASSETS / f"{SHIPPED_KINDS[k]}{bits}"
+    return ASSETS / f"{SHIPPED_KINDS[DEFAULT_KINDS[0]]}{bits}"
+
+
+def _is_kind(directory) -> bool:
+    return directory is not None and str(directory) in SHIPPED_KINDS and not Path(directory).exists()
 
 
 @dataclass(frozen=True)
@@ -65,8 +88,8 @@ class HasherFolder:
             HNNError: no such hasher (the message says how to train one), an unreadable
                 config, or a code length other than ``bits``.
         """
-        if directory is not None and str(directory) in SHIPPED_KINDS and not Path(directory).exists():
-            directory = ASSETS / f"{SHIPPED_KINDS[str(directory)]}{64 if bits is None else int(bits)}"
+        if _is_kind(directory):
+            directory = shipped_hasher_dir(64 if bits is None else int(bits), str(directory))
             if not (Path(directory) / CONFIG_FILE).is_file():
                 raise HNNError(f"no shipped {bits}-bit hasher of that kind; shipped: "
                                + ", ".join(sorted(p.name for p in ASSETS.glob("*-q*"))))
@@ -127,5 +150,6 @@ class HasherFolder:
 
     @staticmethod
     def thresholds_for(directory: str | os.PathLike | None) -> Path:
-        """The calibration file of the hasher folder ``directory`` (None: the shipped hashers')."""
-        return SHIPPED_THRESHOLDS if directory is None else Path(directory) / _THRESHOLD_FILE
+        """The calibration file of the hasher folder ``directory`` (None or a shipped kind's name:
+        the shipped hashers')."""
+        return SHIPPED_THRESHOLDS if directory is None or _is_kind(directory) else Path(directory) / _THRESHOLD_FILE

@@ -37,8 +37,10 @@ __all__ = [
 
 @functools.lru_cache(maxsize=8)
 def load_hasher(bits: int | None = 64, directory: str | None = None):
-    """The hasher of ``bits`` bits: the one shipped in the package, or the one in ``directory``
-    (a folder, or a shipped kind's name: ``"wl"`` for the WL-SimHash of :mod:`hnn_tf.wl_hash`).
+    """The hasher of ``bits`` bits: the package's default (``broad``, trained on the broad zoo), or
+    the one in ``directory`` (a folder, or a shipped kind's name: ``"broad"``, ``"hnn"`` for the
+    paper's HNN-Net, ``"wl"`` for the WL-SimHash of :mod:`hnn_tf.wl_hash`;
+    :data:`hnn_tf.hasher_files.SHIPPED_KINDS`).
 
     Loaded once per process (cached). The folder is found by
     :meth:`hnn_tf.hasher_files.HasherFolder.locate`.
@@ -141,7 +143,8 @@ def analyse_model(model_or_path: Any, bits: int | None = 64, hasher_dir: str | N
         model_or_path: a model object (PyTorch ``nn.Module``, Keras model, ``onnx.ModelProto``)
             or a file path (see :func:`hnn_tf.converters.to_onnx`).
         bits: Q, the code length of the hasher to use.
-        hasher_dir: a hasher folder written by ``hnn train`` (default: the shipped one).
+        hasher_dir: a hasher folder written by ``hnn train`` or ``hnn zoo train``, or a shipped
+            kind's name (default: the package's default hasher).
         framework: force a converter (default: detected).
         sha256: the file's sha256 when the caller has it already (else computed).
         **options: passed to the converter (e.g. ``input_shape``).
@@ -184,7 +187,7 @@ def hash_model(model_or_path: Any, bits: int = 64, hasher_dir: str | None = None
     Args:
         model_or_path: a model object or file (see :func:`analyse_model`).
         bits: Q, the code length (a hasher of that length must be installed).
-        hasher_dir: a hasher folder (default: the shipped one).
+        hasher_dir: a hasher folder or a shipped kind's name (default: the package's default hasher).
         **options: converter options.
     Returns:
         ModelHash of ``bits`` bits tagged with the hasher version. The same model always

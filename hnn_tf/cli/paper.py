@@ -100,6 +100,6 @@ def figures_cmd(results, seeds, epochs, patience, rerun, workers, quiet):
         write_json(sweeps_path, {"runs": runs})
     sweep_rows = aggregate(json.loads(sweeps_path.read_text())["runs"])
     paths = [figure5(rows, out / "figure5.png"), figure6(rows, out / "figure6.png"), figure7(sweep_rows, out / "figure7.png")]
-    paths += list(heatmap_and_projection(load_hasher(64), out))
+    paths += list(heatmap_and_projection(load_hasher(64, "hnn"), out))
     for p in paths:
         click.echo(str(p))

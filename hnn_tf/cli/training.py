@@ -20,15 +20,16 @@ __all__ = ["evaluate_cmd", "train_cmd"]
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--ged-cap", type=float, default=None, help="R, the cap of GED targets (default: the config's).")
 @click.option("--output", type=click.Path(file_okay=False), default=None,
-              help="Where to save the hasher (default: the package's shipped hasher of Q bits).")
+              help="Where to save the hasher (default: the package's HNN-Net hasher of Q bits, --hasher hnn).")
 @click.option("--results", type=click.Path(file_okay=False), default="results/hasher", show_default=True,
               help="Folder for evaluation.json and evaluation.md.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_cmd(bits, variant, method, epochs, seed, ged_cap, output, results, quiet):
     """Build the zoo, train one hasher (HNN-Net by default), save it and print its retrieval figures (paper 4).
 
-    The saved hasher is what `hnn hash` uses (default: the package's shipped hasher of Q
-    bits). The paper's whole Table 2 grid is `hnn grid`.
+    The saved hasher is the package's HNN-Net hasher of Q bits (`--hasher hnn` of `hnn hash`;
+    the default hasher where no broad-zoo hasher of Q bits is installed, `hnn zoo train`).
+    The paper's whole Table 2 grid is `hnn grid`.
     """
     from hnn_tf.experiment import run_experiment, write_table
     from hnn_tf.hasher_files import shipped_hasher_dir
@@ -36,7 +37,7 @@ def train_cmd(bits, variant, method, epochs, seed, ged_cap, output, results, qui
     log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
     result = run_experiment(variant=variant, bits=bits, epochs=epochs, seed=seed, ged_cap=ged_cap,
                             progress=not quiet, log=log, method=method)
-    target = Path(output) if output else shipped_hasher_dir(bits)
+    target = Path(output) if output else shipped_hasher_dir(bits, "hnn")
     result.hasher.save(target)
     folder, md = write_table(result, results, variant, bits)
     click.echo(md)

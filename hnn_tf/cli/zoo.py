@@ -169,3 +169,59 @@ def evaluate_cmd(methods, sources, folds, seed, results, add):
     paths = write_report(res, results)
     click.echo(report_markdown(res))
     click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+@zoo_group.command("train")
+@click.option("--method", default="structural-wl", show_default=True,
+              help="A trained method of hnn_tf/zoo/generalisation.py TRAINED.")
+@_source_option
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--output", type=click.Path(file_okay=False), default=None,
+              help="Where to save the hasher (default: the package's default hasher, --hasher broad).")
+@click.option("--no-calibrate", "no_calibrate", is_flag=True,
+              help="Do not derive and save its `hnn check` threshold on the broad zoo.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def train_cmd(method, sources, seed, output, no_calibrate, quiet):
+    """Train the default hasher on every family of the cached broad zoo, save it, and calibrate
+    its `hnn check` threshold on the broad zoo.
+
+    The training is the leave-family-out protocol's (hnn_tf/zoo/generalisation.py fit_hasher:
+    the zoo's architectures and 2 augmented copies of each, families as labels, WL kernel
+    distances as the structural target), on all families at once. Its held-out figures are
+    those of `hnn zoo evaluate --methods METHOD` (results/generalisation.md). Prints the
+    version, the threshold and the time each step took.
+    """
+    import time
+    from pathlib import Path
+
+    import numpy as np
+
+    from hnn_tf.hasher_files import shipped_hasher_dir
+    from hnn_tf.index.threshold import save_calibration
+    from hnn_tf.zoo.calibration import calibrate_broad
+    from hnn_tf.zoo.generalisation import TRAINED, augmented_copies, fit_hasher, zoo_items
+
+    if method not in TRAINED:
+        fail(f"unknown trained method {method!r}; known: {', '.join(TRAINED)}")
+    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    t0 = time.perf_counter()
+    items = zoo_items(_split_sources(sources))
+    if len({it.family for it in items}) < 2:
+        fail("the zoo cache holds fewer than 2 families for these sources: run `hnn zoo build`")
+    everything = np.ones(len(items), bool)
+    copies, owner = augmented_copies(items, everything, seed)
+    say(f"training {method} on {len(items)} architectures of {len({it.family for it in items})} families "
+        f"and {len(copies)} augmented copies")
+    t1 = time.perf_counter()
+    hasher = fit_hasher(items, everything, copies, owner, method, seed, progress=not quiet)
+    t2 = time.perf_counter()
+    target = Path(output) if output else shipped_hasher_dir(hasher.bits, "broad")
+    hasher.save(target)
+    click.echo(f"hasher {hasher.version} saved to {target}")
+    if not no_calibrate:
+        record = calibrate_broad(hasher, items, log=say)
+        saved = save_calibration(record, output)
+        click.echo(f"check threshold {record['threshold']} bits (best pair F1 {record['f1']:.3f}; zoo architectures "
+                   f"with another family's within it: {record['false_flags']:.1%}) saved to {saved}")
+    click.echo(f"zoo graphs {t1 - t0:.0f} s, training {t2 - t1:.0f} s, saving and calibration "
+               f"{time.perf_counter() - t2:.0f} s")

@@ -51,8 +51,9 @@ def installed_hasher(bits: int | None = 64, hasher_dir: str | os.PathLike | None
     """Q and version of a hasher, read from its ``config.json`` (TensorFlow is not loaded).
 
     Args:
-        bits: Q of the shipped hasher (default 64), or the Q the folder's hasher must have.
-        hasher_dir: a hasher folder written by ``hnn train`` (default: the shipped one).
+        bits: Q of the default hasher (default 64), or the Q the folder's hasher must have.
+        hasher_dir: a hasher folder written by ``hnn train`` or ``hnn zoo train``, or a shipped
+            kind's name (default: the package's default hasher).
     Returns:
         (bits, version).
     Raises:
@@ -236,7 +237,8 @@ class Registry:
             or the user's data folder).
         bits: Q of the hasher used to hash new models and queries (default 64, or the
             ``hasher_dir``'s).
-        hasher_dir: a hasher folder written by ``hnn train`` (default: the shipped one).
+        hasher_dir: a hasher folder written by ``hnn train`` or ``hnn zoo train``, or a shipped
+            kind's name (default: the package's default hasher).
         engine: search engine, ``"auto"`` (faiss when installed), ``"faiss"`` or ``"numpy"``.
         create: create the file when missing (``False``: a missing file is an error).
         readonly: open the file for reading only (searches, checks, listing, export): nothing

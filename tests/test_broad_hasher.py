@@ -1,0 +1,113 @@
+"""The default hasher trained on the broad zoo (``hnn zoo train``), its check threshold on the
+broad zoo (hnn_tf/zoo/calibration.py ``calibrate_broad``) and the shipped kinds of hasher.
+
+Synthetic families (a chain of one op pattern per family, several depths) stand in for the
+zoo: small enough to train on in seconds, with an outcome known in advance."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hnn_tf.hasher_files import SHIPPED_THRESHOLDS, HasherFolder, shipped_hasher_dir
+
+PATTERNS = [["Conv", "Relu"], ["Gemm", "Gelu", "LayerNormalization"], ["Conv", "BatchNormalization", "Sigmoid"],
+            ["MatMul", "Softmax", "MatMul"], ["LSTM", "Tanh"], ["Conv", "HardSwish", "GlobalAveragePool"]]
+
+
+def _items(families=6, depths=(12, 16, 24, 36)):
+    from hnn_tf.graph.layer_graph import LayerGraph
+    from hnn_tf.zoo.generalisation import Item
+
+    out = []
+    for f in range(families):
+        for d in depths:
+            ops = [op for _ in range(d) for op in PATTERNS[f]]
+            n = len(ops)
+            g = LayerGraph(ops=ops, flops=[1000 * (i + 1) for i in range(n)], params=[10] * n,
+                           edges=[(i, i + 1) for i in range(n - 1)])
+            out.append(Item(f"syn:f{f}-{d}", f"f{f}", "syn", g))
+    return out
+
+
+def test_default_hasher_is_the_broad_zoo_hasher_and_the_papers_stays_selectable():
+    from hnn_tf.hashing import load_hasher
+    from hnn_tf.index.threshold import threshold_for
+
+    assert shipped_hasher_dir(64) == shipped_hasher_dir(64, "broad")
+    default = HasherFolder.locate(64)
+    assert default.path.name == "broad-q64" and default.meta["config"]["wl_buckets"] > 0
+    assert HasherFolder.locate(64, "hnn").path.name == "hasher-q64"
+    versions = {kind: load_hasher(64, kind).version for kind in ("broad", "hnn", "wl")}
+    assert load_hasher(64).version == versions["broad"] and len(set(versions.values())) == 3
+    # every shipped hasher has its own calibrated threshold, on the zoo it belongs to (records
+    # written before broad-zoo calibrations existed have no "zoo" field: the paper zoo's)
+    for kind, zoo in (("broad", "broad"), ("hnn", "paper"), ("wl", "broad")):
+        choice = threshold_for(64, versions[kind], kind)
+        assert choice.source == "calibrated" and choice.record.get("zoo", "paper") == zoo, kind
+    with pytest.raises(KeyError):
+        shipped_hasher_dir(64, "nope")
+
+
+def test_calibration_of_a_shipped_kind_is_the_packages_not_a_folder_in_the_working_directory(tmp_path,
+                                                                                               monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for kind in ("wl", "hnn", "broad"):
+        assert HasherFolder.thresholds_for(kind) == SHIPPED_THRESHOLDS
+    (tmp_path / "wl").mkdir()  # a real folder of that name is a hasher folder, as before
+    assert HasherFolder.thresholds_for("wl").resolve() == tmp_path / "wl" / "check_threshold.json"
+
+
+def test_broad_calibration_separates_copies_from_other_families():
+    from hnn_tf.zoo.calibration import calibrate_broad
+    from hnn_tf.wl_hash import WLHasher
+
+    items = _items()
+    rec = calibrate_broad(WLHasher(), items)
+    n, fams = len(items), 6
+    copies = 2 * n
+    # pairs: each copy with its source (positive) and with every architecture of the 5 other families
+    assert rec["zoo"] == "broad" and rec["positive_pairs"] == copies
+    assert rec["pairs"] == copies + copies * (n - n // fams)
+    assert rec["f1"] > 0.9 and rec["false_flags"] == 0.0 and 0 <= rec["threshold"] <= 64
+    assert rec["best_f1_thresholds"][0] <= rec["threshold"] <= rec["best_f1_thresholds"][1]
+
+    class OneCode:
+        """A hasher that gives every graph the same code: every model looks like a copy of every other."""
+
+        bits, version = 64, "one-code"
+        config = WLHasher().config
+
+        def encode(self, graphs):
+            return np.zeros((len(graphs), 64), bool)
+
+    assert calibrate_broad(OneCode(), items)["false_flags"] == 1.0
+
+
+def test_zoo_train_trains_saves_and_calibrates_a_hasher(tmp_path, monkeypatch):
+    from hnn_tf.cli import main
+    from hnn_tf.hashing import load_hasher
+    from hnn_tf.index.threshold import threshold_for
+    from hnn_tf.zoo import generalisation
+
+    items = _items(families=4, depths=(8, 12, 16))
+    monkeypatch.setattr(generalisation, "zoo_items", lambda sources=None: items)
+    monkeypatch.setattr(generalisation, "TRAIN_EPOCHS", 3)
+    monkeypatch.setattr(generalisation, "TRAIN_MIN_EPOCHS", 1)
+    out = tmp_path / "h"
+    r = CliRunner().invoke(main, ["zoo", "train", "--output", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    hasher = load_hasher(64, str(out))
+    assert hasher.version in r.output and hasher.config.wl_buckets == generalisation.BROAD_SETTINGS[
+        "structural-wl"]["wl_buckets"]
+    assert hasher.config.categories == ("f0", "f1", "f2", "f3")
+    saved = json.loads((out / "check_threshold.json").read_text())["calibrations"]
+    assert list(saved) == [hasher.version] and saved[hasher.version]["zoo"] == "broad"
+    assert threshold_for(64, hasher.version, str(out)).source == "calibrated"
+    codes = hasher.encode([it.graph for it in items])
+    assert codes.shape == (len(items), 64) and codes.dtype == bool
+    bad = CliRunner().invoke(main, ["zoo", "train", "--method", "nope", "--output", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "unknown trained method" in bad.output and not (tmp_path / "x").exists()
