@@ -420,6 +420,24 @@ def test_add_search_check_round_trip_with_small_models(tmp_path, tiny_models):
         assert len(reg) == 4  # conv, mlp, conv-object, wide: nothing stored by the failures
 
 
+def test_registry_takes_what_hnn_hash_takes_model_names_and_model_folders(tmp_path):
+    """A model name a converter builds (and a folder a converter reads) is added and checked as
+    `hnn hash` hashes it; a missing path or a folder no converter reads is one clear error."""
+    with Registry(tmp_path / "names.sqlite") as reg:
+        entry = reg.add("torchvision:squeezenet1_1")
+        assert entry.name == "torchvision:squeezenet1_1" and entry.source == "torchvision:squeezenet1_1"
+        check = reg.check("torchvision:squeezenet1_1")
+        assert check.suspect and check.matches[0].distance == 0 and check.matches[0].same_file
+        with pytest.raises(HNNError, match="no such file"):
+            reg.check(str(tmp_path / "missing.onnx"))
+        (tmp_path / "empty").mkdir()
+        with pytest.raises(HNNError, match="not one a converter recognises"):
+            reg.check(str(tmp_path / "empty"))
+        assert len(reg) == 1
+    r = run_cli("check", "--db", tmp_path / "names.sqlite", "torchvision:squeezenet1_1")
+    assert r.exit_code == 1 and "squeezenet1_1" in r.output
+
+
 def test_cli_index_search_check_and_exit_codes(tmp_path, tiny_models):
     db = tmp_path / "cli.sqlite"
     assert run_cli("index", "list", "--db", db).exit_code == 2  # no registry yet

@@ -307,15 +307,16 @@ class Registry:
         the graph facts and the sha256 (file bytes, or ONNX export bytes for an object)."""
         from hnn_tf.hashing import analyse_model
 
+        from hnn_tf.converters.registry import is_spec
+
         bits, _ = self._installed()
         path = None
         if isinstance(model_or_path, (str, os.PathLike)):
-            p = Path(model_or_path)
-            if not p.exists():
-                raise HNNError("no such file", str(p))
-            if p.is_dir():
-                raise HNNError("is a folder; expected a model file", str(p))
-            path = str(p)
+            # a file, a folder a converter reads (transformers, SavedModel) or a model name
+            # (timm:resnet50), as `hnn hash` takes them; the converters refuse any other folder
+            if not Path(model_or_path).exists() and not is_spec(str(model_or_path)):
+                raise HNNError("no such file", str(model_or_path))
+            path = str(model_or_path)
         report = analyse_model(path or model_or_path, bits=bits, hasher_dir=self.hasher_dir, framework=framework,
                                sha256=sha, **options)
         return _Query(report.hash, path, report.sha256, report)
@@ -328,8 +329,10 @@ class Registry:
         """Hash a model and store it (one transaction).
 
         Args:
-            model_or_path: a model file, or a model object (``nn.Module``, Keras model,
-                ``onnx.ModelProto``; see :func:`hnn_tf.converters.to_onnx`).
+            model_or_path: a model file, a folder a converter reads (a transformers folder, a
+                SavedModel), a model name a converter builds (``timm:resnet50``), or a model
+                object (``nn.Module``, Keras model, ``onnx.ModelProto``; see
+                :func:`hnn_tf.converters.to_onnx`).
             name: unique per hasher version (default: the file's stem, or the object's class name).
             label: free text, e.g. the owner.
             framework: force a converter (default: detected).
