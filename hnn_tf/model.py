@@ -74,6 +74,10 @@ class HasherConfig:
             trained projection of the graph's hashed WL subtree counts, initialised so that the
             untrained code is a WL-SimHash (:mod:`hnn_tf.wl_hash`).
         wl_iterations: WL depth of that branch.
+        wl_frozen: keep the WL projection at its SimHash initialisation (not trained).
+        wl_residual: 0 (the GCN branch's FC5 is added to the WL projection as it is) or a
+            bound r > 0: the GCN branch adds r * tanh(FC5), so it can flip only the bits whose
+            WL pre-activation is within r of 0 and the code keeps the WL-SimHash's other bits.
     """
 
     bits: int = 64
@@ -96,6 +100,8 @@ class HasherConfig:
     delta: float = 1.0
     wl_buckets: int = 0
     wl_iterations: int = 3
+    wl_frozen: bool = False
+    wl_residual: float = 0.0
 
     @property
     def features(self) -> str:
@@ -209,7 +215,8 @@ class HNNNet(keras.Model):
 
     With ``config.wl_buckets`` > 0 the code is activation(FC5(h) + :class:`WLProjection` (w)),
     FC5 linear and zero-initialised, so the untrained code is the WL-SimHash and the GCN branch
-    learns what to add to it.
+    learns what to add to it (``config.wl_residual`` r > 0: r * tanh(FC5(h)) instead of FC5(h);
+    ``config.wl_frozen``: the projection is not trained).
 
     Call args:
         inputs: ``(x, a, i)``: x float32 (N, F) node features, a float32 SparseTensor
@@ -240,6 +247,8 @@ class HNNNet(keras.Model):
         self.wl = None
         if config.wl_buckets:
             self.wl = WLProjection(config.wl_buckets, config.bits, name="wl_projection")
+            self.wl.trainable = not config.wl_frozen
+            self.wl_residual = float(config.wl_residual)
             self.code_activation = keras.activations.get(code_activation)
             fc5 = keras.layers.Dense(config.bits, activation=None, kernel_initializer="zeros", name="fc5")
         else:
@@ -260,6 +269,8 @@ class HNNNet(keras.Model):
         for layer in self.fc_code:
             h = layer(h)
         if self.wl is not None:
+            if self.wl_residual > 0:
+                h = self.wl_residual * tf.tanh(h)
             h = self.code_activation(h + self.wl(inputs[3]))
         return {"embedding": embedding, "code": h, "probs": self.classifier(h)}
 

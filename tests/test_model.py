@@ -128,3 +128,31 @@ def test_wl_branch_starts_as_wl_simhash_trains_and_round_trips(tmp_path):
     hasher.save(tmp_path / "h")
     loaded = Hasher.load(tmp_path / "h")
     assert loaded.config.wl_buckets == buckets and (loaded.encode(graphs) == codes).all()
+
+
+def test_frozen_wl_branch_with_a_bounded_residual_keeps_the_clear_bits():
+    """``wl_frozen`` keeps the projection at its SimHash signs; with ``wl_residual`` r the trained
+    GCN branch adds at most r, so every bit whose WL pre-activation is beyond r keeps its WL value."""
+    from hnn_tf.features import OpVocabulary, wl_bucket_counts
+    from hnn_tf.model import simhash_signs
+
+    graphs, labels = _toy_data()
+    buckets, r = 512, 0.5
+    cfg = HasherConfig(bits=16, num_classes=2, epochs=15, seed=2, method="structural", variant="canonical",
+                       pooling="attention-log", wl_buckets=buckets, wl_frozen=True, wl_residual=r)
+    target = np.where(np.equal.outer(labels, labels), 0.1, 0.9).astype(np.float32)
+    np.fill_diagonal(target, 0)
+    hasher, _ = train_hasher(graphs, labels, cfg, target, vocab=OpVocabulary.from_graphs(graphs), progress=False)
+    weights = {w.name: w.numpy() for w in hasher.model.weights}
+    signs = simhash_signs(buckets, 16)
+    assert np.array_equal(next(v for k, v in weights.items() if "wl_projection" in k and "kernel" in k), signs)
+    assert any(np.abs(v).max() > 0 for k, v in weights.items() if "fc5" in k and "kernel" in k)  # the GCN branch trained
+    pre = []
+    for g in graphs:
+        slots, vals = wl_bucket_counts(g, buckets)
+        pre.append(3.0 * (vals[:, None] * signs[slots]).sum(axis=0))  # the projection's initial scale is 3
+    pre = np.array(pre)
+    clear = np.abs(pre) > r
+    codes = hasher.encode(graphs)
+    assert clear.any() and (codes[clear] == (pre > 0)[clear]).all()
+    assert HasherConfig.from_dict(cfg.to_dict()) == cfg

@@ -29,7 +29,7 @@ Methods are registered in :data:`METHODS` (name -> function from a :class:`Fold`
 trained on the paper zoo only), and the trained ones (:func:`fit_hasher`): ``structural``
 (:mod:`hnn_tf.objectives.structural`),
 ``structural-wl`` (the same objective on the network with its WL branch, which starts as a
-WL-SimHash),
+WL-SimHash), ``structural-wl-bounded`` (that branch frozen, the GCN branch's share bounded),
 ``hnn-net`` and ``ghashing`` (the paper's objective and the GHashing baseline), each trained
 per fold on the training families' models and their augmented copies, with the WL kernel
 distance as the structural target (scaled to the GED cap R for the paper's objectives: an
@@ -292,6 +292,9 @@ BROAD_SETTINGS = {"structural": {"pooling": "attention-log", "batch_pairs": 32, 
 #: ``structural-wl``: the same, with the network's Weisfeiler-Lehman branch (2^14 slots,
 #: :class:`hnn_tf.model.WLProjection`): the code starts as a WL-SimHash and is trained from there.
 BROAD_SETTINGS["structural-wl"] = {**BROAD_SETTINGS["structural"], "wl_buckets": 1 << 14}
+#: ``structural-wl-bounded``: the WL projection frozen at its SimHash signs and the GCN branch
+#: bounded to +-2 (``wl_residual``): it can flip only the bits the WL counts leave close to 0.
+BROAD_SETTINGS["structural-wl-bounded"] = {**BROAD_SETTINGS["structural-wl"], "wl_frozen": True, "wl_residual": 2.0}
 
 
 def fit_hasher(items: list[Item], train: np.ndarray, copies: list[LayerGraph], copy_of: np.ndarray,
@@ -347,7 +350,8 @@ def _trained(name: str) -> Callable[[Fold], tuple[np.ndarray, np.ndarray, str]]:
 
 
 #: Trained methods: name -> training objective (:data:`hnn_tf.objectives.OBJECTIVES`).
-TRAINED = {"structural": "structural", "structural-wl": "structural", "hnn-net": "hnn", "ghashing": "ghashing"}
+TRAINED = {"structural": "structural", "structural-wl": "structural", "structural-wl-bounded": "structural",
+           "hnn-net": "hnn", "ghashing": "ghashing"}
 
 
 #: Method name -> function(fold) -> (item codes (N, Q) bool, copy codes (C, Q) bool, hasher version).
