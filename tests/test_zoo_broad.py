@@ -277,3 +277,20 @@ def test_cache_keys_follow_code_not_docstrings_or_comments(tmp_path):
     assert len({digests["base"], digests["code"], digests["string"], digests["broken"]}) == 4
     (tmp_path / "broken2.py").write_text("def f(x:\n\n")
     assert code_digest(tmp_path / "broken2.py") != digests["broken"]  # unparsable: by its bytes
+
+
+def test_keys_and_listing_keep_tensorflow_unloaded_or_quiet(tmp_path):
+    """A cache key locates the converter modules without importing them (no TensorFlow for a
+    digest), and listing the Keras source, which does load TensorFlow, prints nothing."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HNN_CACHE": str(tmp_path)}
+    code = ("import sys, hnn_tf; from hnn_tf.zoo.dataset import modules_digest; "
+            "modules_digest(['hnn_tf.converters.keras_tf', 'hnn_tf.converters.tf_graph']); "
+            "print('tensorflow' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+    r = subprocess.run([sys.executable, "-m", "hnn_tf.cli", "zoo", "list", "--sources", "keras", "--json"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")

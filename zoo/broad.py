@@ -386,10 +386,25 @@ def select_entries(sources: Iterable[str] = DEFAULT_SOURCES, names: Iterable[str
     wanted = set(names) if names is not None else None
     out = []
     for s in sources:
-        for e in get_source(s).entries():
+        for e in _entries(s):
             if wanted is None or e.name in wanted or e.key in wanted:
                 out.append(e)
     return out
+
+
+def _entries(source: str) -> list[ZooEntry]:
+    """The entries of a registered source. Listing imports the source's libraries (Keras'
+    applications load TensorFlow, whose native start-up lines ignore ``TF_CPP_MIN_LOG_LEVEL``);
+    their output is kept off the terminal (:func:`hnn_tf._tf.quiet_native_output`).
+
+    Raises:
+        HNNError: an unknown source.
+    """
+    from hnn_tf._tf import quiet_native_output
+
+    src = get_source(source)
+    with quiet_native_output():
+        return list(src.entries())
 
 
 def build_zoo(sources: Iterable[str] = DEFAULT_SOURCES, max_params: int | None = DEFAULT_MAX_PARAMS,
@@ -522,7 +537,7 @@ def load_zoo(sources: Iterable[str] = DEFAULT_SOURCES, max_params: int | None = 
     for s in sources:
         ikey = ir_key(s)
         gkey = graph_key(ikey)
-        for e in get_source(s).entries():
+        for e in _entries(s):
             data = _cached_record(_record_path(folder, e), e, ikey, gkey, max_params)
             if data is not None:
                 records.append(_record(e, data))

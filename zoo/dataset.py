@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib
 import json
 import os
 import sys
@@ -101,10 +100,17 @@ def code_digest(path: Path) -> bytes:
 def modules_digest(names) -> str:
     """sha256 (hex) of the code of modules, found where they are installed: a package's every
     ``.py`` file below it, a module's own file, each named by its path and digested by
-    :func:`code_digest`. Raises ImportError for a module that is not installed."""
+    :func:`code_digest`. The modules are located (``importlib.util.find_spec``), not imported:
+    digesting a converter does not load TensorFlow or torch. Raises ImportError for a module
+    that is not installed."""
+    import importlib.util
+
     h = hashlib.sha256()
     for name in names:
-        p = Path(importlib.import_module(name).__file__)
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin:
+            raise ImportError(f"no module named {name!r}")
+        p = Path(spec.origin)
         root = p.parent
         for f in sorted(root.rglob("*.py")) if p.name == "__init__.py" else [p]:
             h.update(f"{name}/{f.relative_to(root)}".encode())
