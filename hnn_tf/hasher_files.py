@@ -22,7 +22,7 @@ from hnn_tf.errors import HNNError
 __all__ = ["ASSETS", "CONFIG_FILE", "DEFAULT_KINDS", "HasherFolder", "SHIPPED_KINDS", "SHIPPED_THRESHOLDS",
            "WEIGHTS_FILE", "shipped_hasher_dir"]
 
-#: Where the shipped hashers live: ``hnn_tf/assets/hasher-q<Q>/``.
+#: Where the shipped hashers live: ``hnn_tf/assets/<kind prefix><Q>/`` (:data:`SHIPPED_KINDS`).
 ASSETS = Path(__file__).resolve().parent / "assets"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.h5"

@@ -1,7 +1,10 @@
 """The default threshold of ``hnn check``, chosen from data (paper Figure 1's "close match").
 
 How it is derived (:func:`hnn_tf.zoo.calibration.calibrate`, on the zoo's side: the registry
-only reads thresholds and never imports the zoo):
+only reads thresholds and never imports the zoo). The default hasher and WL-SimHash are
+calibrated on the broad zoo: best pair F1 of (augmented copy, its source) against (copy,
+another family's architecture) pairs (:func:`hnn_tf.zoo.calibration.calibrate_broad`). The
+paper's hashers are calibrated on the paper zoo:
 
 1. Hash every graph of the zoo data set of the hasher's variant (paper 4.1.3:
    ``hnn_tf.zoo.dataset.zoo_dataset(variant)``, 22 models x (original + 10 copies with 10% of the
