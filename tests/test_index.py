@@ -460,6 +460,7 @@ def test_cli_index_search_check_and_exit_codes(tmp_path, tiny_models):
     suspect = run_cli("check", tiny_models["conv_copy"], "--db", db)
     assert suspect.exit_code == 1, suspect.output
     assert suspect.stdout.startswith("SUSPECT") and "conv" in suspect.stdout
+    assert "calibrated on the broad zoo" in suspect.stdout  # the default hasher's threshold, named by its zoo
     far_hex = str(ModelHash(~ModelHash.from_hex(conv["hash"]).code, None))
     mlp_hex = listed[1]["hash"]
     nearest = min(bin(int(far_hex, 16) ^ int(h, 16)).count("1") for h in (conv["hash"], mlp_hex))

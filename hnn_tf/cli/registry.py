@@ -290,7 +290,8 @@ def search_cmd(path, hex_code, k, radius, hasher_version, db, bits, hasher_dir, 
 @click.command("check")
 @_query_options
 @click.option("--threshold", "-t", type=click.IntRange(min=0), default=None,
-              help="Suspect when a known model is within T bits (default: calibrated on the zoo, best F1).")
+              help="Suspect when a known model is within T bits (default: the hasher's, calibrated on the "
+                   "broad zoo or, for the paper's hasher, the paper zoo; best F1).")
 @click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="Nearest known models to report.")
 @click.pass_context
 def check_cmd(ctx, path, hex_code, threshold, k, hasher_version, db, bits, hasher_dir, trust, timeout, engine, as_json):
@@ -310,8 +311,8 @@ def check_cmd(ctx, path, hex_code, threshold, k, hasher_version, db, bits, hashe
         click.echo(json.dumps(result.to_dict()))
         ctx.exit(result.exit_code)
     t = result.threshold
-    how = {"calibrated": "calibrated on the zoo", "fallback": f"calibrated for {t.calibrated_for}",
-           "user": "given"}[t.source]
+    how = {"calibrated": f"calibrated on the {t.record.get('zoo', 'paper')} zoo",
+           "fallback": f"calibrated for {t.calibrated_for}", "user": "given"}[t.source]
     where = result.source or "<code>"
     nearest = result.matches[0]
     if result.suspect:
