@@ -154,11 +154,7 @@ def calibrate_broad(hasher, items=None, seed: int | None = None,
         raise HNNError("no architecture of the broad zoo has 3 layers or more to copy")
     say(f"hashing {len(items)} architectures and {len(copies)} augmented copies with {hasher.version}")
     codes = hasher.encode([it.graph for it in items])
-    cd = hamming_matrix(hasher.encode(copies), codes)
-    pos = cd[np.arange(len(owner)), owner]
-    neg = cd[fam[None, :] != fam[owner][:, None]]
-    result = best_f1_threshold(np.concatenate([pos, neg]),
-                               np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)]), hasher.bits)
+    result = lfo.copy_threshold(hasher.encode(copies), codes, fam, owner, hasher.bits)
     t = int(result.pop("threshold"))
     dist = hamming_matrix(codes, codes)
     dist[fam[:, None] == fam[None, :]] = hasher.bits + 1

@@ -164,6 +164,31 @@ def wl_kernel_distances(items: list[Item], pairs: np.ndarray) -> np.ndarray:
     return 1.0 - dots
 
 
+def copy_threshold(copy_codes: np.ndarray, codes: np.ndarray, families: np.ndarray, copy_of: np.ndarray,
+                   bits: int) -> dict[str, Any]:
+    """The check threshold of best pair F1 (:func:`hnn_tf.index.threshold.best_f1_threshold`) over
+    (augmented copy, model) pairs: positive = a copy and its source, negative = a copy and a
+    model of another family; a copy and another model of its own family count as neither.
+
+    Args:
+        copy_codes: bool (C, Q); codes: bool (N, Q), the models'; families: (N,) the models'
+            families; copy_of: int (C,), the index in ``codes`` of each copy's source.
+        bits: Q.
+    Returns:
+        :func:`best_f1_threshold`'s dict.
+    Raises:
+        HNNError: no copies (no positive pair).
+    """
+    from hnn_tf.codes import hamming_matrix
+    from hnn_tf.index.threshold import best_f1_threshold
+
+    cd = hamming_matrix(copy_codes, codes) if len(copy_codes) else np.zeros((0, len(codes)), np.int64)
+    pos = cd[np.arange(len(copy_of)), copy_of]
+    neg = cd[families[None, :] != families[copy_of][:, None]]
+    return best_f1_threshold(np.concatenate([pos, neg]),
+                             np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)]), bits)
+
+
 def fold_metrics(fold: Fold, codes: np.ndarray, copy_codes: np.ndarray, pairs: np.ndarray,
                  wl_dist: np.ndarray, seed: int = SEED) -> dict[str, Any]:
     """The metrics of the module doc for one fold.
@@ -175,7 +200,6 @@ def fold_metrics(fold: Fold, codes: np.ndarray, copy_codes: np.ndarray, pairs: n
         pairs: int (P, 2) item pairs for the Spearman figures; wl_dist: their WL distances.
     """
     from hnn_tf.codes import hamming_matrix
-    from hnn_tf.index.threshold import best_f1_threshold
 
     items, train = fold.items, fold.train
     n, bits = codes.shape
@@ -194,13 +218,8 @@ def fold_metrics(fold: Fold, codes: np.ndarray, copy_codes: np.ndarray, pairs: n
         aps.append(ap)
         p1.append(top)
     # check threshold from the training folds: copies vs. their source (positive) and vs. other families
-    cd = hamming_matrix(copy_codes, codes[train]) if len(copy_codes) else np.zeros((0, int(train.sum())), np.int64)
     tr_idx = np.flatnonzero(train)
-    pos = cd[np.arange(len(fold.copy_of)), np.searchsorted(tr_idx, fold.copy_of)]
-    other = fam[tr_idx][None, :] != fam[fold.copy_of][:, None]
-    neg = cd[other]
-    calib = best_f1_threshold(np.concatenate([pos, neg]), np.concatenate([np.ones(len(pos), bool),
-                                                                          np.zeros(len(neg), bool)]), bits)
+    calib = copy_threshold(copy_codes, codes[train], fam[tr_idx], np.searchsorted(tr_idx, fold.copy_of), bits)
     t = int(calib["threshold"])
     near = dist[np.ix_(held, tr_idx)].min(axis=1) <= t if len(tr_idx) else np.zeros(len(held), bool)
     per_source = {s: float(near[src[held] == s].mean()) for s in sorted(set(src[held].tolist()))}
