@@ -307,16 +307,10 @@ class Registry:
         the graph facts and the sha256 (file bytes, or ONNX export bytes for an object)."""
         from hnn_tf.hashing import analyse_model
 
-        from hnn_tf.converters.registry import is_spec
-
         bits, _ = self._installed()
-        path = None
-        if isinstance(model_or_path, (str, os.PathLike)):
-            # a file, a folder a converter reads (transformers, SavedModel) or a model name
-            # (timm:resnet50), as `hnn hash` takes them; the converters refuse any other folder
-            if not Path(model_or_path).exists() and not is_spec(str(model_or_path)):
-                raise HNNError("no such file", str(model_or_path))
-            path = str(model_or_path)
+        # a file, a folder a converter reads or a model name (timm:resnet50), as `hnn hash` takes
+        # them: the converter registry says "no such file" or names what it cannot read
+        path = str(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else None
         report = analyse_model(path or model_or_path, bits=bits, hasher_dir=self.hasher_dir, framework=framework,
                                sha256=sha, **options)
         return _Query(report.hash, path, report.sha256, report)
