@@ -50,12 +50,8 @@ def shipped_hasher_dir(bits: int, kind: str | None = None) -> Path:
     Raises:
         KeyError: an unknown kind.
     """
-    if kind is not None:
-        return ASSETS / f"{SHIPPED_KINDS[kind]}{bits}"
-    for k in DEFAULT_KINDS:
-        if (ASSETS / f"{SHIPPED_KINDS[k]}{bits}" / CONFIG_FILE).is_file():
-            return ASSETS / f"{SHIPPED_KINDS[k]}{bits}"
-    return ASSETS / f"{SHIPPED_KINDS[DEFAULT_KINDS[0]]}{bits}"
+    folders = [ASSETS / f"{SHIPPED_KINDS[k]}{bits}" for k in ((kind,) if kind is not None else DEFAULT_KINDS)]
+    return next((f for f in folders if (f / CONFIG_FILE).is_file()), folders[0])
 
 
 def _is_kind(directory) -> bool:
