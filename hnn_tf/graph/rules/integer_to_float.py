@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from hnn_tf.graph.cost import node_flops
-from hnn_tf.graph.rules._helpers import channel_axis, only_reader, other
+from hnn_tf.graph.rules._helpers import only_reader, other
 from hnn_tf.graph.rules.base import Rule, register_rule
 
 _FLOAT_OP = {"MatMulInteger": "MatMul", "ConvInteger": "Conv"}
 
 
 def _conv_bias(shape, c) -> bool:
-    """True when constant ``c`` added to a Conv output of ``shape`` (NCHW) is a bias: one element
-    per output channel along axis 1 (:func:`channel_axis`), or, for a Conv of one output channel
-    (a segmentation or depth head), a single element of rank at most the output's, which
-    ``channel_axis`` cannot place because nothing varies."""
-    if channel_axis(shape, c) == 1:
-        return True
-    return (shape is not None and len(shape) >= 2 and shape[1] == 1 and c.numel == 1
-            and len(c.dims) <= len(shape))
+    """True when constant ``c`` added to a Conv output of ``shape`` (NCHW) is its bias: broadcast
+    with numpy's rules (trailing axes aligned), ``c`` has one element per output channel on axis
+    1 and size 1 on every other axis. A Conv of one output channel (a segmentation head) has a
+    one-element bias, which ``_helpers.channel_axis`` cannot place because nothing varies."""
+    if shape is None or len(shape) < 2 or len(c.dims) > len(shape):
+        return False
+    padded = (1,) * (len(shape) - len(c.dims)) + tuple(int(d) for d in c.dims)
+    return padded[1] == shape[1] and all(d == 1 for k, d in enumerate(padded) if k != 1)
 
 
 @register_rule
