@@ -133,8 +133,7 @@ def main() -> int:
 
     from hnn_tf.codes import hamming_matrix
     from hnn_tf.converters.pytorch import export_module
-    from hnn_tf.graph.recipes import get_recipe
-    from hnn_tf.hashing import load_hasher
+    from hnn_tf.hashing import load_hasher, model_graph
     from hnn_tf.index.threshold import threshold_for
     from hnn_tf.zoo.generalisation import zoo_items
     from hnn_tf.zoo.variants import make_variant
@@ -143,10 +142,8 @@ def main() -> int:
     if not items:
         print("the broad zoo cache is empty: run `hnn zoo build` first", file=sys.stderr)
         return 1
-    recipe = get_recipe("canonical")
-
-    def graph(model, where):
-        return recipe.finish(recipe.build_base(model, source=where))
+    def graph(model):  # the canonical graph, which all three hashers read
+        return model_graph(model, "canonical").graph
 
     t0 = time.perf_counter()
     originals, variants, labels, owners, kinds = [], [], [], [], []
@@ -154,12 +151,12 @@ def main() -> int:
         for j, (module, args) in enumerate(models):
             module.eval()
             float_export = export_module(module, args, keep_weights=True)
-            originals.append(graph(float_export, f"{fam}-{j}"))
+            originals.append(graph(float_export))
             labels.append(fam)
             for v in VARIANTS:
                 try:
                     m = export_module(module, args, dynamo=True) if v == "dynamo" else make_variant(float_export, v)
-                    variants.append(graph(m, f"{fam}-{j}-{v}"))
+                    variants.append(graph(m))
                     owners.append(len(originals) - 1)
                     kinds.append(v)
                 except Exception as exc:  # a variant a tool cannot make is reported, not fatal
@@ -178,8 +175,7 @@ def main() -> int:
         to_zoo = hamming_matrix(own, zoo).min(axis=1)
         d_own = hamming_matrix(own, own).astype(float)
         np.fill_diagonal(d_own, np.inf)
-        d_zoo = hamming_matrix(own, zoo).astype(float)
-        nearest_own = d_own.min(axis=1) < d_zoo.min(axis=1)  # ties go to the zoo: the harder reading
+        nearest_own = d_own.min(axis=1) < to_zoo  # ties go to the zoo: the harder reading
         fam_top1 = int((nearest_own & (labels_arr[d_own.argmin(axis=1)] == labels_arr)).sum())
         dv = hamming_matrix(var, own).astype(float)
         dvz = hamming_matrix(var, zoo).min(axis=1)
