@@ -1,8 +1,8 @@
 """The default hasher trained on the broad zoo (``hnn zoo train``), its check threshold on the
 broad zoo (hnn_tf/zoo/calibration.py ``calibrate_broad``) and the shipped kinds of hasher.
 
-Synthetic families (a chain of one op pattern per family, several depths) stand in for the
-zoo: small enough to train on in seconds, with an outcome known in advance."""
+Synthetic families (conftest's ``family_items``: a chain of one op pattern per family, several
+depths) stand in for the zoo."""
 
 from __future__ import annotations
 
@@ -13,25 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 from hnn_tf.hasher_files import SHIPPED_THRESHOLDS, HasherFolder, shipped_hasher_dir
-
-PATTERNS = [["Conv", "Relu"], ["Gemm", "Gelu", "LayerNormalization"], ["Conv", "BatchNormalization", "Sigmoid"],
-            ["MatMul", "Softmax", "MatMul"], ["LSTM", "Tanh"], ["Conv", "HardSwish", "GlobalAveragePool"]]
-
-
-def _items(families=6, depths=(12, 16, 24, 36)):
-    from hnn_tf.graph.layer_graph import LayerGraph
-    from hnn_tf.zoo.generalisation import Item
-
-    out = []
-    for f in range(families):
-        for d in depths:
-            ops = [op for _ in range(d) for op in PATTERNS[f]]
-            n = len(ops)
-            g = LayerGraph(ops=ops, flops=[1000 * (i + 1) for i in range(n)], params=[10] * n,
-                           edges=[(i, i + 1) for i in range(n - 1)])
-            out.append(Item(f"syn:f{f}-{d}", f"f{f}", "syn", g))
-    return out
-
 
 def test_default_hasher_is_the_broad_zoo_hasher_and_the_papers_stays_selectable():
     from hnn_tf.hashing import load_hasher
@@ -61,11 +42,11 @@ def test_calibration_of_a_shipped_kind_is_the_packages_not_a_folder_in_the_worki
     assert HasherFolder.thresholds_for("wl").resolve() == tmp_path / "wl" / "check_threshold.json"
 
 
-def test_broad_calibration_separates_copies_from_other_families():
+def test_broad_calibration_separates_copies_from_other_families(family_items):
     from hnn_tf.zoo.calibration import calibrate_broad
     from hnn_tf.wl_hash import WLHasher
 
-    items = _items()
+    items = family_items()
     rec = calibrate_broad(WLHasher(), items)
     n, fams = len(items), 6
     copies = 2 * n
@@ -87,13 +68,13 @@ def test_broad_calibration_separates_copies_from_other_families():
     assert calibrate_broad(OneCode(), items)["false_flags"] == 1.0
 
 
-def test_zoo_train_trains_saves_and_calibrates_a_hasher(tmp_path, monkeypatch):
+def test_zoo_train_trains_saves_and_calibrates_a_hasher(tmp_path, monkeypatch, family_items):
     from hnn_tf.cli import main
     from hnn_tf.hashing import load_hasher
     from hnn_tf.index.threshold import threshold_for
     from hnn_tf.zoo import generalisation
 
-    items = _items(families=4, depths=(8, 12, 16))
+    items = family_items(families=4, depths=(8, 12, 16))
     monkeypatch.setattr(generalisation, "zoo_items", lambda sources=None: items)
     monkeypatch.setattr(generalisation, "TRAIN_EPOCHS", 3)
     monkeypatch.setattr(generalisation, "TRAIN_MIN_EPOCHS", 1)

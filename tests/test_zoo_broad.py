@@ -204,22 +204,10 @@ def test_cli_zoo_build_and_list(tmp_path):
 # --------------------------------------------------------------------------- leave-family-out protocol
 
 
-def _family_graph(family: int, size: int):
-    """Synthetic architectures: family f is a chain of blocks of op pattern f, ``size`` blocks."""
-    from hnn_tf.graph.layer_graph import LayerGraph
+def test_leave_family_out_protocol_on_synthetic_families(tmp_path, family_items):
+    from hnn_tf.zoo.generalisation import evaluate, family_folds, merge_results, write_report
 
-    patterns = [["Conv", "Relu"], ["Gemm", "Gelu", "LayerNormalization"], ["Conv", "BatchNormalization", "Sigmoid"],
-                ["MatMul", "Softmax", "MatMul"], ["LSTM", "Tanh"], ["Conv", "HardSwish", "GlobalAveragePool"]]
-    ops = [op for _ in range(size) for op in patterns[family]]
-    n = len(ops)
-    return LayerGraph(ops=ops, flops=[1] * n, params=[0] * n, edges=[(i, i + 1) for i in range(n - 1)])
-
-
-def test_leave_family_out_protocol_on_synthetic_families(tmp_path):
-    from hnn_tf.zoo.generalisation import Item, evaluate, family_folds, merge_results, write_report
-
-    items = [Item(f"syn:f{f}-{s}", f"f{f}", "syn" if f % 2 else "other", _family_graph(f, s))
-             for f in range(6) for s in (12, 16, 24, 36)]
+    items = family_items(source=lambda f: "syn" if f % 2 else "other")
     folds = family_folds(items, k=3, seed=0)
     assert sorted(f for fold in folds for f in fold) == [f"f{f}" for f in range(6)]
     assert all(len(fold) == 2 for fold in folds)
