@@ -101,3 +101,13 @@ def test_missing_file_exits_2(tmp_path):
     result = _run("hash", tmp_path / "nope.onnx")
     assert result.exit_code == 2
     assert "nope.onnx" in result.output and "no such file" in result.output
+
+
+def test_closed_stdout_is_not_reported_as_an_error(resnet18_onnx_file):
+    """``hnn hash ... | head -0``: the reader is gone before the first line; no error line, no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "hnn_tf.cli", "hash", "--hasher", "wl", str(resnet18_onnx_file)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 1
+    assert "error" not in stderr and "Traceback" not in stderr, stderr

@@ -8,6 +8,7 @@ modules, one per command group, and are attached by :mod:`hnn_tf.cli`.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -44,11 +45,22 @@ class _Group(click.Group):
             fail(str(exc))
         except KeyboardInterrupt:
             fail("interrupted")
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                # The reader of stdout went away (``hnn check ... | head``): click's own main
+                # loop silences the closed stream and exits 1, as a Unix filter does.
+                raise
+            _unexpected(exc)
         except Exception as exc:  # noqa: BLE001 - never a traceback for the user
-            if os.environ.get("HNN_DEBUG"):
-                traceback.print_exc()
-            where = f"{CURRENT[-1]}: " if CURRENT else ""
-            fail(f"{where}unexpected error: {type(exc).__name__}: {exc}")
+            _unexpected(exc)
+
+
+def _unexpected(exc: BaseException) -> None:
+    """Report an error no library wrapper named as one line on stderr, naming the file being read; exit 2."""
+    if os.environ.get("HNN_DEBUG"):
+        traceback.print_exc()
+    where = f"{CURRENT[-1]}: " if CURRENT else ""
+    fail(f"{where}unexpected error: {type(exc).__name__}: {exc}")
 
 
 @click.group(cls=_Group)
