@@ -19,7 +19,10 @@ What stays unknown: the outputs of ops whose output size depends on the data (``
 them; the outputs of control-flow ops (``Loop``, ``Scan``, ``If``) and sequence ops whose
 schema inference (which reads their bodies) gives no static shape, such as a Loop that
 builds a sequence of run-time length (torchvision's MViT pools so), and what follows them; ops
-of other domains (``com.microsoft``) and model-local functions.
+of other domains and model-local functions. onnxruntime's quantized ``com.microsoft`` ops
+(QOperator format: ``QLinearAdd``, ``QLinearMul``, ``QGemm``, ``QLinearConcat``, ...) are inferred
+by the schema of the float op they compute (:data:`QUANTIZED_AS`), their output keeping the
+quantized element type.
 :func:`propagate` reports which unknown tensors are data-dependent, so that the caller
 (:func:`hnn_tf.graph.shapes.infer_shapes`) can accept those as unknown and fall back to an
 onnxruntime run only for the rest.
@@ -33,7 +36,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["DATA_DEPENDENT_OPS", "RUNTIME_SHAPED_OPS", "Propagation", "propagate"]
+__all__ = ["DATA_DEPENDENT_OPS", "QUANTIZED_AS", "RUNTIME_SHAPED_OPS", "Propagation", "propagate"]
 
 #: Ops whose output shape depends on the input's values, not only its shape.
 DATA_DEPENDENT_OPS = frozenset({"NonZero", "NonMaxSuppression", "Unique", "Compress", "StringSplit"})
@@ -43,6 +46,23 @@ DATA_DEPENDENT_OPS = frozenset({"NonZero", "NonMaxSuppression", "Unique", "Compr
 RUNTIME_SHAPED_OPS = frozenset({"Loop", "Scan", "If", "SequenceEmpty", "SequenceConstruct", "SequenceInsert",
                                 "SequenceErase", "SequenceAt", "SequenceLength", "SplitToSequence",
                                 "ConcatFromSequence", "SequenceMap"})
+#: onnxruntime's quantized ops of the ``com.microsoft`` domain -> (the ONNX op whose shape
+#: inference gives their output's shape, the indices of that op's inputs (None: QLinearConcat,
+#: one (tensor, scale, zero point) triplet per input after Y_scale and Y_zero_point), the index
+#: of the output zero point). The ops of the ONNX domain (QLinearConv, QLinearMatMul) have schemas.
+QUANTIZED_AS: dict[str, tuple[str, tuple[int, ...] | None, int]] = {
+    "QLinearAdd": ("Add", (0, 3), 7),
+    "QLinearMul": ("Mul", (0, 3), 7),
+    "QLinearSigmoid": ("Sigmoid", (0,), 4),
+    "QLinearLeakyRelu": ("LeakyRelu", (0,), 4),
+    "QLinearSoftmax": ("Softmax", (0,), 4),
+    "QLinearGlobalAveragePool": ("GlobalAveragePool", (0,), 4),
+    "QLinearAveragePool": ("AveragePool", (0,), 4),
+    "QGemm": ("Gemm", (0, 3, 6), 8),
+    "QLinearConcat": ("Concat", None, 1),
+}
+#: Attributes of the quantized ops that their float op's schema does not know.
+_QUANTIZED_ONLY_ATTRS = frozenset({"opset", "channels_last"})
 #: Values with more elements than this are not kept (shape values are short vectors).
 MAX_VALUE_ELEMENTS = 4096
 
@@ -303,6 +323,29 @@ def evaluate(node: onnx.NodeProto, values: list[np.ndarray | None], reference: b
         return [np.asarray(v) for v in ReferenceEvaluator(node).run(None, feeds)]
 
 
+def _as_float_op(node: onnx.NodeProto, types: dict) -> tuple[onnx.NodeProto, int] | None:
+    """The float op a :data:`QUANTIZED_AS` node computes, on the same tensor names, and the
+    element type of its quantized output; None for a channels-last layout (no ONNX op has it)."""
+    op, picks, zp_index = QUANTIZED_AS[node.op_type]
+    if _attr(node, "channels_last", 0):
+        return None
+    ins = list(node.input)
+    if picks is None:
+        picks = tuple(range(2, len(ins), 3))
+    inputs = [ins[k] for k in picks if k < len(ins) and ins[k]]
+    attrs = [a for a in node.attribute if a.name not in _QUANTIZED_ONLY_ATTRS]
+    float_node = helper.make_node(op, inputs, list(node.output), name=node.name)
+    float_node.attribute.extend(attrs)
+    zp = ins[zp_index] if zp_index < len(ins) else ""
+    if zp and zp in types:
+        elem = types[zp][0]
+    elif node.op_type == "QGemm":  # no output scale: a float output
+        elem = TensorProto.FLOAT
+    else:
+        elem = types.get(inputs[0], (TensorProto.UINT8,))[0] if inputs else TensorProto.UINT8
+    return float_node, elem
+
+
 def _type_proto(elem: int, shape) -> onnx.TypeProto:
     return helper.make_tensor_type_proto(elem, list(shape))
 
@@ -365,11 +408,17 @@ def propagate(model: onnx.ModelProto, feeds: dict[str, tuple[int, ...]]) -> Prop
             types[outs[0]] = (TensorProto.INT64, v.shape)
             values[outs[0]] = v
             continue
+        quantized_elem = None  # a QUANTIZED_AS op: its output's element type
+        if domain == "com.microsoft" and op in QUANTIZED_AS:
+            as_float = _as_float_op(node, types)
+            if as_float is not None:
+                node, quantized_elem = as_float
+                op, domain, ins = node.op_type, "", list(node.input)
         known = [i for i in ins if i]
         if (domain, op) in local_functions or domain not in ("", "ai.onnx"):
             unresolved.add(op if not domain else f"{domain}.{op}")
             continue
-        if known and all(i in values for i in known) and not any(
+        if quantized_elem is None and known and all(i in values for i in known) and not any(
                 a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
             try:
                 results = evaluate(node, [values.get(i) if i else None for i in ins])
@@ -392,6 +441,9 @@ def propagate(model: onnx.ModelProto, feeds: dict[str, tuple[int, ...]]) -> Prop
             scope = types if runtime_shaped else {i: types[i] for i in known}  # bodies read outer tensors
             input_types = {i: _type_proto(*t) for i, t in scope.items()}
             data = {i: numpy_helper.from_array(values[i], i) for i in known if i in values}
+            if quantized_elem is not None:  # integer codes: the float op's schema sees floats
+                input_types = {i: _type_proto(TensorProto.FLOAT, t[1]) for i, t in scope.items()}
+                data = {}
             try:
                 inferred = onnx.shape_inference.infer_node_outputs(schema, node, input_types, data,
                                                                    opset_imports=list(model.opset_import))
@@ -412,7 +464,7 @@ def propagate(model: onnx.ModelProto, feeds: dict[str, tuple[int, ...]]) -> Prop
             dims = tp.tensor_type.shape.dim if tp is not None and tp.HasField("tensor_type") \
                 and tp.tensor_type.HasField("shape") else None
             if dims is not None and all(d.HasField("dim_value") for d in dims):
-                types[o] = (tp.tensor_type.elem_type, tuple(int(d.dim_value) for d in dims))
+                types[o] = (quantized_elem or tp.tensor_type.elem_type, tuple(int(d.dim_value) for d in dims))
             elif runtime_shaped:
                 dynamic.add(o)
             else:
