@@ -268,21 +268,46 @@ def _build_ir(model: onnx.ModelProto, spatial, source) -> GraphIR:
     return _layers_to_ir(model, layers, resolve, weight_dims, tensors, data, shapes, outer_of, computed, folded)
 
 
+#: Ops whose output is boolean whatever their inputs' type.
+_BOOL_OPS = frozenset({"Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Not", "And", "Or", "Xor",
+                       "IsNaN", "IsInf"})
+
+
 def _folded_dtype(node: onnx.NodeProto, ins: list[str], weight_dims: dict, computed: dict[str, int]) -> int:
-    """The element type of a constant-folded node's outputs: a DequantizeLinear gives floats (its
-    ``output_dtype``), a Cast its ``to`` type, Shape and Size int64, anything else its first
-    input's type (UNDEFINED when unknown)."""
-    if node.op_type == "DequantizeLinear":
-        return int(_attrs(node).get("output_dtype", 0) or onnx.TensorProto.FLOAT)
-    if node.op_type == "Cast":
-        return int(_attrs(node).get("to", onnx.TensorProto.UNDEFINED))
-    if node.op_type in SHAPE_OPS:
+    """The element type of a constant-folded node's outputs (ONNX's type rules of the op): a
+    DequantizeLinear gives floats (its ``output_dtype``), a QuantizeLinear its zero point's type,
+    a Cast its ``to`` type, Shape and Size int64, a comparison or logical op bool, ConstantOfShape
+    its ``value``'s type (float by default), Where its branches' type, anything else its first
+    input's type (UNDEFINED when unknown). A float result counts as a parameter of the layer
+    reading it (:func:`_layers_to_ir`), so a mask computed in the graph (``Where(cond, -100,
+    0)``) counts as the same mask stored as an initializer does."""
+    op, attrs = node.op_type, _attrs(node)
+
+    def type_of(name: str) -> int:
+        if name in weight_dims:
+            return weight_dims[name][1]
+        return computed.get(name, onnx.TensorProto.UNDEFINED)
+
+    if op == "DequantizeLinear":
+        return int(attrs.get("output_dtype", 0) or onnx.TensorProto.FLOAT)
+    if op == "QuantizeLinear":
+        zp = type_of(ins[2]) if len(ins) > 2 and ins[2] else onnx.TensorProto.UNDEFINED
+        return int(attrs.get("output_dtype", 0) or zp or onnx.TensorProto.UINT8)
+    if op == "Cast":
+        return int(attrs.get("to", onnx.TensorProto.UNDEFINED))
+    if op in SHAPE_OPS:
         return onnx.TensorProto.INT64
+    if op in _BOOL_OPS:
+        return onnx.TensorProto.BOOL
+    if op == "ConstantOfShape":
+        value = attrs.get("value")
+        return int(value.data_type) if isinstance(value, onnx.TensorProto) else onnx.TensorProto.FLOAT
+    if op == "Where" and len(ins) > 2:
+        return type_of(ins[1]) or type_of(ins[2])
     for i in ins:
-        if i in weight_dims:
-            return weight_dims[i][1]
-        if i in computed:
-            return computed[i]
+        t = type_of(i)
+        if t != onnx.TensorProto.UNDEFINED:
+            return t
     return onnx.TensorProto.UNDEFINED
 
 
