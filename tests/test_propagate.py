@@ -183,3 +183,59 @@ def test_fallbacks_are_bounded_on_large_graphs(monkeypatch):
         monkeypatch.setattr(shapes, "FALLBACK_MAX_NODES", len(model.graph.node) - 1)
         found = infer_shapes(model)
     assert calls == [] and found["y"][:2] == (1, 8)
+
+
+def test_quantized_contrib_ops_get_their_float_ops_shapes():
+    """onnxruntime's QOperator ops of the com.microsoft domain (QLinearMul, QLinearAdd,
+    QLinearConcat, QLinearSigmoid) have no ONNX schema: their shapes are those of the float op on
+    the same operands, and what follows them (an Unsqueeze of a quantized rotary table) is known."""
+    ms = "com.microsoft"
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["xq"]),
+        helper.make_node("QLinearMul", ["xq", "s", "zp", "tq", "s", "zp", "s", "zp"], ["m"], domain=ms),
+        helper.make_node("QLinearAdd", ["m", "s", "zp", "bq", "s", "zp", "s", "zp"], ["a"], domain=ms),
+        helper.make_node("QLinearSigmoid", ["a", "s", "zp", "s", "zp"], ["sg"], domain=ms),
+        helper.make_node("QLinearConcat", ["s", "zp", "sg", "s", "zp", "m", "s", "zp"], ["c"], domain=ms, axis=1),
+        helper.make_node("Unsqueeze", ["c", "zero"], ["u"]),
+        helper.make_node("DequantizeLinear", ["u", "s", "zp"], ["y"]),
+    ]
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[_c("s", 0.1, np.float32), _c("zp", 0, np.uint8), _c("tq", np.ones((3, 4)), np.uint8),
+                     _c("bq", np.ones((4,)), np.uint8), _c("zero", [0])],
+    )
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(ms, 1)])
+    light, feeds = _shape_model(model, 4)
+    found = propagate(light, feeds)
+    assert found.shapes["m"] == (2, 3, 4) and found.shapes["a"] == (2, 3, 4) and found.shapes["sg"] == (2, 3, 4)
+    assert found.shapes["c"] == (2, 6, 4) and found.shapes["u"] == (1, 2, 6, 4) and found.shapes["y"] == (1, 2, 6, 4)
+    assert not found.unresolved
+
+
+def test_a_float_mask_computed_in_the_graph_counts_as_parameters():
+    """``Where(cond, 0, -100)`` computed from the input's shape (Swin's shifted-window mask) is a
+    float constant: the Add reading it counts its elements, as it counts the same mask stored as
+    an initializer (what onnxruntime's quant_pre_process and onnxsim make of it)."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["xs"]),
+        helper.make_node("Gather", ["xs", "two"], ["n"]),
+        helper.make_node("Range", ["zero_s", "n", "one_s"], ["idx"]),
+        helper.make_node("Less", ["idx", "half"], ["cond"]),
+        helper.make_node("Where", ["cond", "fzero", "fneg"], ["mask"]),
+        helper.make_node("Add", ["x", "mask"], ["y"]),
+    ]
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[_c("two", 2), _c("zero_s", 0), _c("one_s", 1), _c("half", 4), _c("fzero", 0.0, np.float32),
+                     _c("fneg", -100.0, np.float32)],
+    )
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    stored = helper.make_model(helper.make_graph(
+        [helper.make_node("Add", ["x", "mask"], ["y"])], "g", list(g.input), list(g.output),
+        initializer=[_c("mask", np.where(np.arange(8) < 4, 0.0, -100.0), np.float32)]),
+        opset_imports=[helper.make_opsetid("", 17)])
+    computed, initializer = build_graph(model, canonical=True), build_graph(stored, canonical=True)
+    assert computed.ops == ["Add"] and int(computed.params[0]) == 8
+    assert computed.fingerprint() == initializer.fingerprint()
