@@ -210,3 +210,50 @@ def test_quantized_pad():
     pads = [n for n in variant.graph.node if n.op_type == "Pad"]
     assert pads and len(pads[0].input) > 2 and pads[0].input[2]  # filled with the zero point
     assert build_graph(variant, canonical=True).fingerprint() == build_graph(src, canonical=True).fingerprint()
+
+
+def _raft_like():
+    import torch
+    from torch import nn
+
+    class RaftLike(nn.Module):
+        """RAFT's pieces: Conv-InstanceNorm-ReLU, relu(a + relu(conv(a))) (a redundant ReLU), a
+        ReLU of one channel slice and a tanh of the other, a correlation of features (a product of
+        two activations, non-negative on the calibration inputs), a rotary-like cosine table."""
+
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.InstanceNorm2d(8), nn.ReLU())
+            self.c2 = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())
+            self.c3, self.c4 = nn.Conv2d(8, 8, 1), nn.Conv2d(8, 8, 1)
+
+        def forward(self, x):
+            a = self.c1(x)
+            b = torch.relu(a + self.c2(a))
+            y = self.c3(b)
+            net, inp = torch.tanh(y[:, :4]), torch.relu(y[:, 4:])
+            f = self.c4(b).flatten(2)
+            corr = f.transpose(1, 2) @ f
+            pos = torch.arange(64, dtype=torch.float32)[:, None] * torch.arange(1, 9, dtype=torch.float32) / 64
+            rot = (f.transpose(1, 2) * (torch.cos(pos) * 1.5)).sum(-1)
+            return torch.cat([net.flatten(1), inp.flatten(1), torch.sigmoid(corr).flatten(1), rot], 1)
+
+    torch.manual_seed(0)
+    return RaftLike().eval()
+
+
+def test_folded_relus_after_normalisations_and_slices_not_after_products():
+    """onnxruntime folds a ReLU into the range of whatever quantized tensor it reads (an
+    InstanceNorm, a channel slice) and drops a ReLU of a sum of ReLUs; a correlation whose
+    calibration range starts at 0 hosts no ReLU. Every quantized variant has the float graph,
+    which itself has no redundant ReLU (rule drop_redundant_relu)."""
+    import torch
+
+    from hnn_tf.converters.pytorch import export_module
+
+    src = export_module(_raft_like(), (torch.zeros(1, 3, 8, 8),), keep_weights=True)
+    base = build_graph(src, canonical=True)
+    assert base.ops.count("Relu") == 3  # after the InstanceNorm, after conv c2, on the slice
+    _same(make_variant(src, "qdq"), src, {"QuantizeLinear", "InstanceNormalization", "Slice"})
+    _same(make_variant(src, "qoperator"), src, {"QLinearConv", "QLinearMatMul", "QLinearMul"})
+    _same(make_variant(src, "dynamic"), src, {"ConvInteger"})

@@ -24,7 +24,7 @@ SIGN_KEEPING_OPS = frozenset({
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Concat", "Reshape", "Flatten", "Transpose",
     "Resize", "Pad", "Slice", "Split", "Gather", "Squeeze", "Unsqueeze", "Identity", "QuantizeLinear",
     "DequantizeLinear", "QLinearConcat", "QLinearGlobalAveragePool", "QLinearAveragePool", "ReduceMax",
-    "ReduceMean", "Add", "Mul", "QLinearAdd", "QLinearMul", "DepthToSpace", "SpaceToDepth", "Tile", "Expand",
+    "ReduceMean", "DepthToSpace", "SpaceToDepth", "Tile", "Expand",
 })
 
 
@@ -63,45 +63,77 @@ def squares(g, n) -> bool:
     return False
 
 
-def nonnegative(g, tensor: str, depth: int = 8) -> bool:
-    """True if the layers computing ``tensor`` make it non-negative (looking back ``depth`` layers)."""
+#: Layers whose output is non-negative when all their operands are (a constant operand must
+#: have a known non-negative value): sums and products.
+_ARITHMETIC = frozenset({"Add", "Sum", "Mul", "MatMul", "QLinearAdd", "QLinearMul", "QLinearMatMul"})
+
+
+def _constant_nonnegative(g, name: str) -> bool:
+    c = g.consts.get(name)
+    return c is not None and c.value is not None and bool(np.all(np.asarray(c.value) >= 0))
+
+
+#: How many layers :func:`nonnegative` looks back (ShuffleNet passes half its channels through
+#: five layers per block: split, concatenation and the shuffle's reshapes).
+LOOK_BACK = 32
+
+
+def nonnegative(g, tensor: str, depth: int = LOOK_BACK, _seen: dict | None = None) -> bool:
+    """True if the layers computing ``tensor`` provably make it non-negative (looking back
+    ``depth`` layers): a non-negative op (Relu, Sigmoid, a square, a Clip at 0), or sign-keeping
+    layers and sums and products over such tensors and known non-negative constants."""
+    seen = {} if _seen is None else _seen  # tensor -> answer, so shared branches are read once
+    if tensor in seen:
+        return seen[tensor]
     p = g.producer(tensor)
     if p is None or depth <= 0:
         return False
-    if p.op in NONNEGATIVE_OPS or clipped_at_zero(g, p) or squares(g, p):
-        return True
-    if p.op not in SIGN_KEEPING_OPS:
-        return False
-    data = [i for i in p.inputs if i and i not in g.consts]
-    if p.op.startswith("QLinear") and p.op != "QLinearConcat":
-        data = data[:1] if p.op in ("QLinearGlobalAveragePool", "QLinearAveragePool") else data
-    return bool(data) and all(nonnegative(g, i, depth - 1) for i in data)
+    if clipped_at_zero(g, p) or squares(g, p):
+        answer = True
+    else:
+        answer = output_nonnegative(g, p.op, p.inputs, depth, seen)
+    seen[tensor] = answer
+    return answer
 
 
-#: Layers a quantizer folds a ReLU into (onnxruntime removes a Relu or Clip after any single-use
-#: output; in practice these): only after them is a range starting at 0 read as a folded ReLU.
-RELU_HOSTS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "Add", "Sum"})
+#: Layers a quantizer folds a ReLU into (onnxruntime removes a Relu or Clip whose input is a
+#: quantized tensor; in practice these): only after them is a range starting at 0 read as a
+#: folded ReLU. A Split or Slice is one when its input can be negative (RAFT's context split).
+RELU_HOSTS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "InstanceNormalization",
+                        "LayerNormalization", "GroupNormalization", "Add", "Sum", "Split", "Slice"})
 #: Bounded activations: adding a constant to them can make a non-negative range on its own.
 _BOUNDED = frozenset({"Erf", "Tanh", "Sigmoid", "Softmax", "HardSigmoid", "Sin", "Cos"})
 
 
-def output_nonnegative(g, op: str, data_inputs: list[str]) -> bool:
-    """True if a layer ``op`` reading ``data_inputs`` always gives a non-negative output."""
+def output_nonnegative(g, op: str, inputs: list[str], depth: int = LOOK_BACK, _seen: dict | None = None) -> bool:
+    """True if a layer ``op`` reading ``inputs`` (data and constants, in the op's order) always
+    gives a non-negative output (see :func:`nonnegative`)."""
     if op in NONNEGATIVE_OPS:
         return True
-    if op in SIGN_KEEPING_OPS:
-        return bool(data_inputs) and all(nonnegative(g, i) for i in data_inputs)
-    return False  # Conv, MatMul, Gemm, ...: any sign
+    if op not in SIGN_KEEPING_OPS and op not in _ARITHMETIC:
+        return False  # Conv, Gemm, ...: any sign
+    operands = [i for i in inputs if i]
+    if op.startswith("QLinear") and op != "QLinearConcat":  # (x, scale, zero point) triplets
+        operands = operands[:1] if op in ("QLinearGlobalAveragePool", "QLinearAveragePool") else operands[0::3]
+    elif op == "QLinearConcat":
+        operands = operands[2::3]
+    elif op not in _ARITHMETIC:  # the data operand (every one of a Concat); the rest are shapes, indices
+        operands = [i for i in operands if i not in g.consts][:None if op == "Concat" else 1]
+    return any(i not in g.consts for i in operands) and all(
+        _constant_nonnegative(g, i) if i in g.consts else nonnegative(g, i, depth - 1, _seen) for i in operands)
 
 
-def folded_relu(g, zero_point: str, op: str, data_inputs: list[str]) -> bool:
-    """True if the output of a layer ``op`` reading ``data_inputs``, quantized with zero point
-    ``zero_point``, had a ReLU folded into it: its range starts at 0 and the layer does not explain that."""
+def folded_relu(g, zero_point: str, op: str, inputs: list[str]) -> bool:
+    """True if the output of a layer ``op`` reading ``inputs`` (data and constants), quantized
+    with zero point ``zero_point``, had a ReLU folded into it: its range starts at 0 and the
+    layer does not explain that."""
     if op not in RELU_HOSTS or not zero_point_at_min(g, zero_point):
         return False
-    if op in ("Add", "Sum") and any(p is not None and p.op in _BOUNDED for p in map(g.producer, data_inputs)):
+    if op == "MatMul" and not any(i in g.consts for i in inputs if i):
+        return False  # a product of two activations (attention scores, a correlation) hosts no ReLU
+    if op in ("Add", "Sum") and any(p is not None and p.op in _BOUNDED for p in map(g.producer, inputs)):
         return False
-    return not output_nonnegative(g, op, data_inputs)
+    return not output_nonnegative(g, op, inputs)
 
 
 def add_relu_after(g, node, index: int = 0) -> None:

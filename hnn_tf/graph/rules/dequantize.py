@@ -35,7 +35,7 @@ class Dequantize(Rule):
         src = g.producer(n.inputs[0])
         if n.op == "DequantizeLinear":
             restore_table_params(g, n.inputs[0])
-        if n.op == "QuantizeLinear" and zp and src is not None and folded_relu(g, zp, src.op, g.data_inputs(src)):
+        if n.op == "QuantizeLinear" and zp and src is not None and folded_relu(g, zp, src.op, src.inputs):
             g.replace([n], Node(op="Relu", name=f"{n.name}::folded_relu", inputs=[n.inputs[0]],
                                 outputs=list(n.outputs), flops=numel(n.out_shape(0)), in_shapes=n.in_shapes[:1],
                                 out_shapes=list(n.out_shapes)))

@@ -89,7 +89,7 @@ class QLinearToFloat(Rule):
         data = [i for i in inputs if i not in g.consts]
         for i in data:  # a quantized embedding gathered into a QOperator op
             restore_table_params(g, i)
-        relu = bool(zp) and folded_relu(g, zp, op, data)
+        relu = bool(zp) and folded_relu(g, zp, op, inputs)
         attrs = {k: v for k, v in n.attrs.items() if k not in _DROP_ATTRS}
         g.set_inputs(n, inputs)
         n.op, n.attrs, n.in_shapes = op, attrs, in_shapes
