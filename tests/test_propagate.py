@@ -239,3 +239,23 @@ def test_a_float_mask_computed_in_the_graph_counts_as_parameters():
     computed, initializer = build_graph(model, canonical=True), build_graph(stored, canonical=True)
     assert computed.ops == ["Add"] and int(computed.params[0]) == 8
     assert computed.fingerprint() == initializer.fingerprint()
+
+
+def test_mixed_float_types_in_a_where_keep_its_condition_bool():
+    """An fp16 conversion that left one branch of a Where in float32 (Swin v2's shifted-window
+    mask): the retyped inference must not give the branches the condition's bool type."""
+    nodes = [
+        helper.make_node("Cast", ["x"], ["x32"], to=TensorProto.FLOAT),
+        helper.make_node("Greater", ["x32", "zero32"], ["cond"]),
+        helper.make_node("Where", ["cond", "neg16", "x32"], ["mask"]),
+        helper.make_node("Add", ["x", "mask"], ["y"]),
+    ]
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, None)],
+        initializer=[_c("zero32", 0.0, np.float32), _c("neg16", -100.0, np.float16)],
+    )
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    light, feeds = _shape_model(model, 4)
+    found = propagate(light, feeds)
+    assert found.shapes["mask"] == (2, 3) and found.shapes["y"] == (2, 3)

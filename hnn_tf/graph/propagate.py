@@ -449,8 +449,9 @@ def propagate(model: onnx.ModelProto, feeds: dict[str, tuple[int, ...]]) -> Prop
                                                                    opset_imports=list(model.opset_import))
             except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError):
                 # mixed float types (an fp16 conversion that left a constant in float32): the
-                # shapes do not depend on them, so infer with the first input's type throughout
-                first = types[known[0]][0] if known else TensorProto.FLOAT
+                # shapes do not depend on them, so infer with the first float input's type for
+                # every float input (a Where's condition stays bool)
+                first = next((types[i][0] for i in known if types[i][0] in _FLOATS), TensorProto.FLOAT)
                 input_types = {i: _type_proto(first if t[0] in _FLOATS else t[0], t[1]) for i, t in scope.items()}
                 data = {i: numpy_helper.from_array(values[i].astype(helper.tensor_dtype_to_np_dtype(first))
                                                    if values[i].dtype.kind == "f" else values[i], i)
