@@ -175,6 +175,15 @@ def test_matmul_add_to_gemm():
     # a MatMul of two activations (attention) stays
     g = graph([node("MatMul", ["x", "x"], ["y"], [(1, 16), (1, 16)], [(1, 1)])])
     assert not apply(g, "matmul_add_to_gemm") and ops(g) == ["MatMul"]
+    # rows of unknown number (a detection head's proposals): still a dense layer
+    g = graph([
+        node("MatMul", ["x", "w"], ["m"], [None, (16, 10)], [None]),
+        node("Add", ["m", "b"], ["y"], [None, (10,)], [None]),
+    ], {"w": dims_only(16, 10), "b": dims_only(10)})
+    assert apply(g, "matmul_add_to_gemm") and ops(g) == ["Gemm"] and g.nodes[0].inputs == ["x", "w", "b"]
+    # a known shape that does not fit the matrix stays
+    g = graph([node("MatMul", ["x", "w"], ["y"], [(1, 8), (16, 10)], [(1, 10)])], {"w": dims_only(16, 10)})
+    assert not apply(g, "matmul_add_to_gemm")
 
 
 def test_affine_to_batchnorm():

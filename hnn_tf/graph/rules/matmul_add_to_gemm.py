@@ -13,7 +13,11 @@ class MatMulAddToGemm(Rule):
     transformers); tf2onnx writes Keras' Dense so. ``Gemm`` here names the fully connected
     layer whatever its input's rank (ONNX's Gemm is 2-D; an optimiser such as onnxruntime's
     reshapes to 2-D around one, see ``drop_gemm_reshapes``). FLOPs stay the MatMul's (bias
-    additions are not counted); parameters are recounted by ``count_affine_bias``.
+    additions are not counted); parameters are recounted by ``count_affine_bias``. A left
+    operand of unknown shape (a detection head's proposals, whose number depends on the data)
+    is taken as rows: a MatMul by a constant matrix is a dense layer whatever the rows are, and
+    the float export of the same Linear is a Gemm (onnxruntime's dynamic quantization writes
+    it back as MatMulInteger and an Add).
     """
 
     name, group, order = "matmul_add_to_gemm", "spelling", 80
@@ -26,7 +30,7 @@ class MatMulAddToGemm(Rule):
         a = n.in_shape(0)
         if w is None or len(w.dims) != 2:
             return "the right operand is not a constant matrix"
-        if a is None or len(a) < 2 or a[-1] != w.dims[0]:
+        if a is not None and (len(a) < 2 or a[-1] != w.dims[0]):
             return "the left operand is not a matrix or a stack of rows"
         return None
 
