@@ -257,3 +257,46 @@ def test_folded_relus_after_normalisations_and_slices_not_after_products():
     _same(make_variant(src, "qdq"), src, {"QuantizeLinear", "InstanceNormalization", "Slice"})
     _same(make_variant(src, "qoperator"), src, {"QLinearConv", "QLinearMatMul", "QLinearMul"})
     _same(make_variant(src, "dynamic"), src, {"ConvInteger"})
+
+
+def test_a_relu6_whose_bound_calibration_reached_comes_back_as_relu6():
+    """When the calibration inputs drive a ReLU6 past 6, the quantizer gives the removed Clip
+    its range [0, 6]: the range says ReLU6, and the rule puts a ``Relu6`` back (QDQ and QOperator)."""
+    import torch
+
+    from hnn_tf.converters.pytorch import export_module
+
+    net = _net(True)
+    with torch.no_grad():
+        net.c2[0].weight.mul_(50.0)  # the second block's pre-activations now reach far past 6
+    src = export_module(net, (torch.zeros(1, 3, 16, 16),), keep_weights=True)
+    base = build_graph(src, canonical=True)
+    assert base.ops.count("Relu6") == 1
+    _same(make_variant(src, "qdq"), src, {"QuantizeLinear"})
+    _same(make_variant(src, "qoperator"), src, {"QLinearConv"})
+
+
+def test_a_sum_of_activations_without_weights_hosts_no_folded_relu():
+    """Box arithmetic (a detection head adds anchors and scaled offsets) is non-negative on every
+    calibration input without being provably so: a sum whose operands come from no layer with
+    weights gets no ReLU back, while a residual sum (one operand a Conv) does."""
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import export_module
+
+    class Boxes(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+
+        def forward(self, x):
+            h = self.conv(x)
+            size = nn.functional.softplus(h[:, :4]) * 2.0
+            centre = nn.functional.softplus(h[:, 4:])
+            return torch.relu(h) + 1.0, centre + size  # the second sum is never negative
+
+    torch.manual_seed(0)
+    src = export_module(Boxes().eval(), (torch.zeros(1, 3, 8, 8),), keep_weights=True)
+    assert build_graph(src, canonical=True).ops.count("Relu") == 1
+    _same(make_variant(src, "qdq"), src, {"QuantizeLinear"})

@@ -28,6 +28,26 @@ SIGN_KEEPING_OPS = frozenset({
 })
 
 
+#: The largest value of each quantized element type.
+_MAX = {onnx.TensorProto.UINT8: 255, onnx.TensorProto.INT8: 127, onnx.TensorProto.UINT16: 65535,
+        onnx.TensorProto.INT16: 32767, onnx.TensorProto.UINT4: 15, onnx.TensorProto.INT4: 7}
+
+
+def folded_activation(g, zero_point: str, scale: str) -> str:
+    """The op of the activation a quantizer folded into a range from 0 (zero point ``zero_point``,
+    scale ``scale``): ``Relu6`` when the range ends at 6 (a ReLU6 whose bound the calibration
+    reached: onnxruntime gives the removed Clip's range, ``(qmax - zero point) * scale = 6``),
+    else ``Relu`` (a ReLU6 that never reached 6 cannot be told from a ReLU)."""
+    z, s = g.consts.get(zero_point), g.consts.get(scale)
+    if z is None or s is None or z.value is None or s.value is None or z.dtype not in _MAX:
+        return "Relu"
+    zv, sv = np.asarray(z.value, np.float64).reshape(-1), np.asarray(s.value, np.float64).reshape(-1)
+    if zv.size != 1 or sv.size != 1:
+        return "Relu"
+    top = (_MAX[z.dtype] - zv[0]) * sv[0]
+    return "Relu6" if abs(top - 6.0) <= 6e-3 else "Relu"
+
+
 def zero_point_at_min(g, name: str) -> bool:
     """True if constant ``name`` is a zero point equal to its integer type's smallest value."""
     c = g.consts.get(name)
@@ -101,6 +121,29 @@ def nonnegative(g, tensor: str, depth: int = LOOK_BACK, _seen: dict | None = Non
 #: folded ReLU. A Split or Slice is one when its input can be negative (RAFT's context split).
 RELU_HOSTS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "InstanceNormalization",
                         "LayerNormalization", "GroupNormalization", "Add", "Sum", "Split", "Slice"})
+#: Layers with weights: a sum or a slice hosts a folded ReLU only when one of its operands comes
+#: from one of these (a residual block); the box arithmetic of a detection head (anchors plus
+#: scaled offsets, non-negative on every input) hosts none.
+_WEIGHTED = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "InstanceNormalization",
+                       "LayerNormalization", "GroupNormalization", "QLinearConv", "QLinearMatMul", "QGemm",
+                       "ConvInteger", "MatMulInteger"})
+
+
+def from_weighted_layer(g, tensor: str, depth: int = 6) -> bool:
+    """True if ``tensor`` is the output of a layer with weights (:data:`_WEIGHTED`), possibly
+    through sign-keeping layers (reshapes, slices, pooling, quantization) and sums, ``depth``
+    layers back."""
+    p = g.producer(tensor)
+    if p is None or depth <= 0:
+        return False
+    if p.op in _WEIGHTED:
+        return True
+    data = [i for i in p.inputs if i and i not in g.consts]
+    if p.op in ("Add", "Sum"):
+        return any(from_weighted_layer(g, i, depth - 1) for i in data)
+    return p.op in SIGN_KEEPING_OPS and bool(data) and from_weighted_layer(g, data[0], depth - 1)
+
+
 #: Bounded activations: adding a constant to them can make a non-negative range on its own.
 _BOUNDED = frozenset({"Erf", "Tanh", "Sigmoid", "Softmax", "HardSigmoid", "Sin", "Cos"})
 
@@ -131,13 +174,17 @@ def folded_relu(g, zero_point: str, op: str, inputs: list[str]) -> bool:
         return False
     if op == "MatMul" and not any(i in g.consts for i in inputs if i):
         return False  # a product of two activations (attention scores, a correlation) hosts no ReLU
+    if op in ("Add", "Sum", "Split", "Slice") and not any(
+            from_weighted_layer(g, i) for i in inputs if i and i not in g.consts):
+        return False
     if op in ("Add", "Sum") and any(p is not None and p.op in _BOUNDED for p in map(g.producer, inputs)):
         return False
     return not output_nonnegative(g, op, inputs)
 
 
-def add_relu_after(g, node, index: int = 0) -> None:
-    """Insert a ``Relu`` layer reading output ``index`` of ``node``; its readers read the Relu."""
+def add_relu_after(g, node, index: int = 0, op: str = "Relu") -> None:
+    """Insert a ``Relu`` (or ``op``: ``Relu6``) layer reading output ``index`` of ``node``; its
+    readers read the new layer."""
     from hnn_tf.graph.ir import Node
     from hnn_tf.graph.rules._helpers import numel
 
@@ -145,7 +192,7 @@ def add_relu_after(g, node, index: int = 0) -> None:
     inner = f"{out}::before_relu"
     shapes = list(node.out_shapes)
     g.set_outputs(node, [inner if k == index else o for k, o in enumerate(node.outputs)])
-    relu = Node(op="Relu", name=f"{node.name}::folded_relu", inputs=[inner], outputs=[out],
+    relu = Node(op=op, name=f"{node.name}::folded_relu", inputs=[inner], outputs=[out],
                 flops=numel(shapes[index] if index < len(shapes) else None),
                 in_shapes=[shapes[index] if index < len(shapes) else None],
                 out_shapes=[shapes[index] if index < len(shapes) else None])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hnn_tf.graph.ir import Node
 from hnn_tf.graph.rules._helpers import numel
-from hnn_tf.graph.rules._quant import folded_relu, restore_table_params
+from hnn_tf.graph.rules._quant import folded_activation, folded_relu, restore_table_params
 from hnn_tf.graph.rules.base import Rule, register_rule
 
 
@@ -19,7 +19,7 @@ class Dequantize(Rule):
     graph builder (the weight counts as a parameter of the layer reading it). A QuantizeLinear
     whose zero point is its type's smallest value after a layer that can give negative
     values had a Relu folded into it (:mod:`hnn_tf.graph.rules._quant`) and becomes that
-    ``Relu``. A Gather of an integer table whose output is dequantized (onnxruntime's
+    ``Relu`` (``Relu6`` when the range ends at 6). A Gather of an integer table whose output is dequantized (onnxruntime's
     quantized embedding) gets the table's elements as its parameters, as the float Gather
     has. Carries no FLOPs or parameters (a restored Relu: one FLOP per element).
     """
@@ -36,7 +36,8 @@ class Dequantize(Rule):
         if n.op == "DequantizeLinear":
             restore_table_params(g, n.inputs[0])
         if n.op == "QuantizeLinear" and zp and src is not None and folded_relu(g, zp, src.op, src.inputs):
-            g.replace([n], Node(op="Relu", name=f"{n.name}::folded_relu", inputs=[n.inputs[0]],
+            op = folded_activation(g, zp, n.inputs[1] if len(n.inputs) > 1 else "")
+            g.replace([n], Node(op=op, name=f"{n.name}::folded_relu", inputs=[n.inputs[0]],
                                 outputs=list(n.outputs), flops=numel(n.out_shape(0)), in_shapes=n.in_shapes[:1],
                                 out_shapes=list(n.out_shapes)))
             return True

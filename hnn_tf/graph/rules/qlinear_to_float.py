@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 
 from hnn_tf.graph.cost import node_flops
-from hnn_tf.graph.rules._quant import add_relu_after, folded_relu, restore_table_params
+from hnn_tf.graph.rules._quant import add_relu_after, folded_activation, folded_relu, restore_table_params
 from hnn_tf.graph.rules.base import Rule, register_rule
 
 #: QOperator op -> (float op, indices of the float op's inputs, index of the output zero point or None,
@@ -25,12 +25,24 @@ QOPS: dict[str, tuple[str, tuple[int, ...] | None, int | None, tuple[int, ...]]]
     "QLinearAveragePool": ("AveragePool", (0,), None, ()),
     "QLinearConcat": ("Concat", None, None, None),  # inputs: Y_s, Y_zp, then (X, X_s, X_zp) per input
 }
-def output_zero_point(n) -> str:
-    """The name of the zero point QOperator op ``n`` quantizes its output with ("" if it has none)."""
+def _output_zero_point_index(n) -> int | None:
     _, picks, zp_index, _ = QOPS[n.op]
     if picks is None:  # QLinearConcat: (Y_scale, Y_zero_point, then a triplet per input)
         zp_index = 1
-    return n.inputs[zp_index] if zp_index is not None and zp_index < len(n.inputs) else ""
+    return zp_index if zp_index is not None and zp_index < len(n.inputs) else None
+
+
+def output_zero_point(n) -> str:
+    """The name of the zero point QOperator op ``n`` quantizes its output with ("" if it has none)."""
+    k = _output_zero_point_index(n)
+    return n.inputs[k] if k is not None else ""
+
+
+def output_scale(n) -> str:
+    """The name of the scale QOperator op ``n`` quantizes its output with ("" if it has none): the
+    input just before its output zero point."""
+    k = _output_zero_point_index(n)
+    return n.inputs[k - 1] if k is not None and k >= 1 else ""
 
 
 #: Attributes of the quantized ops that the float ops do not have.
@@ -66,7 +78,8 @@ class QLinearToFloat(Rule):
     shapes) and parameters (the weight and bias elements, whatever their integer type), so a
     QOperator model counts like its float source. An output zero point at its type's smallest
     value after a layer that can give negative values is a ReLU the quantizer folded in
-    (:mod:`hnn_tf.graph.rules._quant`): a ``Relu`` is put back after the layer.
+    (:mod:`hnn_tf.graph.rules._quant`): a ``Relu`` (``Relu6`` when the range ends at 6) is put
+    back after the layer.
     """
 
     name, group, order = "qlinear_to_float", "precision", 4
@@ -96,5 +109,5 @@ class QLinearToFloat(Rule):
         n.flops = node_flops(op, in_shapes, n.out_shapes, attrs)
         n.params = sum(g.consts[ins[k]].numel for k in param_idx if k in picks and ins[k] in g.consts)
         if relu:
-            add_relu_after(g, n)
+            add_relu_after(g, n, op=folded_activation(g, zp, output_scale(n)))
         return True
