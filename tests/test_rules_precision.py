@@ -300,3 +300,27 @@ def test_a_sum_of_activations_without_weights_hosts_no_folded_relu():
     src = export_module(Boxes().eval(), (torch.zeros(1, 3, 8, 8),), keep_weights=True)
     assert build_graph(src, canonical=True).ops.count("Relu") == 1
     _same(make_variant(src, "qdq"), src, {"QuantizeLinear"})
+
+
+def test_qoperator_residual_relu_comes_back():
+    """A ResNet block's ReLU after the residual QLinearAdd is folded into the QLinearAdd's output
+    range; the float Add gets it back."""
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import export_module
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+            self.b = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8))
+
+        def forward(self, x):
+            y = self.a(x)
+            return torch.relu(self.b(y) + y).mean((2, 3))
+
+    torch.manual_seed(0)
+    src = export_module(Block().eval(), (torch.zeros(1, 3, 8, 8),), keep_weights=True)
+    g = _same(make_variant(src, "qoperator"), src, {"QLinearAdd"})
+    assert g.ops.count("Relu") == 2

@@ -91,7 +91,7 @@ class QLinearToFloat(Rule):
         if picks is None:  # QLinearConcat
             picks = tuple(range(2, len(n.inputs), 3))
             param_idx, triplets = picks, picks
-        zp = output_zero_point(n)
+        zp, scale = output_zero_point(n), output_scale(n)
         ins = list(n.inputs)
         for k in triplets:  # constant operands as the float values they stand for
             if k in picks and k + 1 < len(ins) and ins[k] in g.consts:
@@ -109,5 +109,5 @@ class QLinearToFloat(Rule):
         n.flops = node_flops(op, in_shapes, n.out_shapes, attrs)
         n.params = sum(g.consts[ins[k]].numel for k in param_idx if k in picks and ins[k] in g.consts)
         if relu:
-            add_relu_after(g, n, op=folded_activation(g, zp, output_scale(n)))
+            add_relu_after(g, n, op=folded_activation(g, zp, scale))
         return True
