@@ -324,3 +324,26 @@ def test_qoperator_residual_relu_comes_back():
     src = export_module(Block().eval(), (torch.zeros(1, 3, 8, 8),), keep_weights=True)
     g = _same(make_variant(src, "qoperator"), src, {"QLinearAdd"})
     assert g.ops.count("Relu") == 2
+
+
+def test_a_relu_folded_into_a_layout_layer_comes_back():
+    """timm's LayerNorm2d is Transpose, LayerNorm, Transpose: the ReLU after it is folded into the
+    last Transpose's range, and comes back."""
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import export_module
+
+    class Norm2dRelu(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.norm, self.out = nn.Conv2d(3, 8, 3, padding=1), nn.LayerNorm(8), nn.Conv2d(8, 4, 1)
+
+        def forward(self, x):
+            y = self.norm(self.conv(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            return self.out(torch.relu(y))
+
+    torch.manual_seed(0)
+    src = export_module(Norm2dRelu().eval(), (torch.zeros(1, 3, 8, 8),), keep_weights=True)
+    assert build_graph(src, canonical=True).ops.count("Relu") == 1
+    _same(make_variant(src, "qdq"), src, {"QuantizeLinear", "Transpose"})

@@ -118,9 +118,11 @@ def nonnegative(g, tensor: str, depth: int = LOOK_BACK, _seen: dict | None = Non
 
 #: Layers a quantizer folds a ReLU into (onnxruntime removes a Relu or Clip whose input is a
 #: quantized tensor; in practice these): only after them is a range starting at 0 read as a
-#: folded ReLU. A Split or Slice is one when its input can be negative (RAFT's context split).
+#: folded ReLU. A layout layer is one when its input can be negative (RAFT's context split,
+#: timm's LayerNorm2d: Transpose, LayerNorm, Transpose, ReLU).
+_LAYOUT_HOSTS = frozenset({"Split", "Slice", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze"})
 RELU_HOSTS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "InstanceNormalization",
-                        "LayerNormalization", "GroupNormalization", "Add", "Sum", "Split", "Slice"})
+                        "LayerNormalization", "GroupNormalization", "Add", "Sum", *_LAYOUT_HOSTS})
 #: Layers with weights: a sum or a slice hosts a folded ReLU only when one of its operands comes
 #: from one of these (a residual block); the box arithmetic of a detection head (anchors plus
 #: scaled offsets, non-negative on every input) hosts none.
@@ -136,9 +138,9 @@ def from_weighted_layer(g, tensor: str, depth: int = 6) -> bool:
     p = g.producer(tensor)
     if p is None or depth <= 0:
         return False
-    if p.op in _WEIGHTED:
-        return True
     data = [i for i in p.inputs if i and i not in g.consts]
+    if p.op in _WEIGHTED:  # a product of two activations (attention, a correlation) has no weights
+        return not (p.op in ("MatMul", "QLinearMatMul", "MatMulInteger") and len(data) > 1)
     if p.op in ("Add", "Sum"):
         return any(from_weighted_layer(g, i, depth - 1) for i in data)
     return p.op in SIGN_KEEPING_OPS and bool(data) and from_weighted_layer(g, data[0], depth - 1)
@@ -174,7 +176,7 @@ def folded_relu(g, zero_point: str, op: str, inputs: list[str]) -> bool:
         return False
     if op == "MatMul" and not any(i in g.consts for i in inputs if i):
         return False  # a product of two activations (attention scores, a correlation) hosts no ReLU
-    if op in ("Add", "Sum", "Split", "Slice") and not any(
+    if (op in ("Add", "Sum") or op in _LAYOUT_HOSTS) and not any(
             from_weighted_layer(g, i) for i in inputs if i and i not in g.consts):
         return False
     if op in ("Add", "Sum") and any(p is not None and p.op in _BOUNDED for p in map(g.producer, inputs)):
