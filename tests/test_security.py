@@ -287,7 +287,9 @@ def test_graphs_out_of_order_and_unknown_ops_still_hash():
 def test_long_chains_and_wide_fan_outs_build():
     """The canonical rules edit in O(degree): 20,000-node chains and fan-outs build (bench/hostile.py times them)."""
     n = 20_000
-    chain = [helper.make_node("Relu", ["x" if i == 0 else f"t{i - 1}"], [f"t{i}"]) for i in range(n)]
+    # Relu and Neg alternate (a Relu of a Relu is the identity: drop_redundant_relu removes it)
+    chain = [helper.make_node("Relu" if i % 2 else "Neg", ["x" if i == 0 else f"t{i - 1}"], [f"t{i}"])
+             for i in range(n)]
     # distinct branches (identical ones are one computation: merge_duplicate_layers makes them one layer)
     fan = [helper.make_node("LeakyRelu", ["x"], [f"f{i}"], alpha=1.0 / (i + 2)) for i in range(n)] + [
         helper.make_node("Sum", [f"f{i}" for i in range(n)], ["s"])]
