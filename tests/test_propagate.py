@@ -259,3 +259,28 @@ def test_mixed_float_types_in_a_where_keep_its_condition_bool():
     light, feeds = _shape_model(model, 4)
     found = propagate(light, feeds)
     assert found.shapes["mask"] == (2, 3) and found.shapes["y"] == (2, 3)
+
+
+def test_a_quantized_shape_value_keeps_its_float_value():
+    """onnxruntime's QDQ quantizer wraps a Resize's computed scales in QuantizeLinear and
+    DequantizeLinear (timm's CoaT): the round trip would turn a scale of 2 into 1.99 and the
+    output size 10 into 9; propagation keeps the float value, the size the float model computes."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["xs"]),
+        helper.make_node("Gather", ["xs", "two"], ["h"]),
+        helper.make_node("Cast", ["h"], ["hf"], to=TensorProto.FLOAT),
+        helper.make_node("Div", ["ten", "hf"], ["s"]),  # 10 / 5 = 2, computed from the shape
+        helper.make_node("Concat", ["ones", "s", "s"], ["scales"], axis=0),
+        helper.make_node("QuantizeLinear", ["scales", "qs", "zp"], ["scales_q"]),
+        helper.make_node("DequantizeLinear", ["scales_q", "qs", "zp"], ["scales_dq"]),
+        helper.make_node("Resize", ["x", "", "scales_dq"], ["y"], mode="linear"),
+    ]
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[_c("two", [2]), _c("ten", [10.0], np.float32), _c("ones", [1.0, 1.0], np.float32),
+                     _c("qs", 2.0 / 127.4, np.float32), _c("zp", 0, np.uint8)],
+    )
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)])
+    light, feeds = _shape_model(model, 5)
+    assert propagate(light, feeds).shapes["y"] == (1, 3, 10, 10)

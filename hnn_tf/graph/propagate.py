@@ -369,6 +369,7 @@ def propagate(model: onnx.ModelProto, feeds: dict[str, tuple[int, ...]]) -> Prop
     values: dict[str, np.ndarray] = {}
     dynamic: set[str] = set()
     unresolved: set[str] = set()
+    unquantized: dict[str, np.ndarray] = {}  # QuantizeLinear output -> the float value it quantized
     for vi in g.input:
         tt = vi.type.tensor_type
         if vi.name in feeds:
@@ -424,6 +425,13 @@ def propagate(model: onnx.ModelProto, feeds: dict[str, tuple[int, ...]]) -> Prop
                 results = evaluate(node, [values.get(i) if i else None for i in ins])
             except Exception:  # noqa: BLE001 - fall through to the schema's inference
                 results = None
+            if results is not None and op == "QuantizeLinear" and outs and ins[0] in values:
+                unquantized[outs[0]] = values[ins[0]]
+            elif results is not None and op == "DequantizeLinear" and ins[0] in unquantized:
+                # a value the quantizer wrapped in Q/DQ (onnxruntime quantizes a Resize's computed
+                # scales): the round trip would turn a scale of 2 into 1.98 and change the size
+                # the float model computes, so the value goes through unchanged
+                results = [np.asarray(unquantized[ins[0]]).astype(results[0].dtype)]
             if results is not None and len(results) >= len(outs):
                 for o, v in zip(node.output, results):
                     if o:
