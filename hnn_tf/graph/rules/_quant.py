@@ -13,9 +13,10 @@ import onnx
 
 _FLOATS = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
                      onnx.TensorProto.DOUBLE})
-#: The smallest value of each quantized element type.
-_MIN = {onnx.TensorProto.UINT8: 0, onnx.TensorProto.INT8: -128, onnx.TensorProto.UINT16: 0,
-        onnx.TensorProto.INT16: -32768, onnx.TensorProto.UINT4: 0, onnx.TensorProto.INT4: -8}
+#: The (smallest, largest) value of each quantized element type.
+_RANGE = {onnx.TensorProto.UINT8: (0, 255), onnx.TensorProto.INT8: (-128, 127),
+          onnx.TensorProto.UINT16: (0, 65535), onnx.TensorProto.INT16: (-32768, 32767),
+          onnx.TensorProto.UINT4: (0, 15), onnx.TensorProto.INT4: (-8, 7)}
 #: Layers whose output is never negative: a range starting at 0 after them says nothing.
 NONNEGATIVE_OPS = frozenset({"Relu", "Relu6", "Sigmoid", "Softmax", "HardSigmoid", "Exp", "Abs", "Sqrt",
                              "QLinearSigmoid", "QLinearSoftmax", "ReduceL2", "ReduceSumSquare", "ReduceL1"})
@@ -28,33 +29,28 @@ SIGN_KEEPING_OPS = frozenset({
 })
 
 
-#: The largest value of each quantized element type.
-_MAX = {onnx.TensorProto.UINT8: 255, onnx.TensorProto.INT8: 127, onnx.TensorProto.UINT16: 65535,
-        onnx.TensorProto.INT16: 32767, onnx.TensorProto.UINT4: 15, onnx.TensorProto.INT4: 7}
-
-
 def folded_activation(g, zero_point: str, scale: str) -> str:
     """The op of the activation a quantizer folded into a range from 0 (zero point ``zero_point``,
     scale ``scale``): ``Relu6`` when the range ends at 6 (a ReLU6 whose bound the calibration
     reached: onnxruntime gives the removed Clip's range, ``(qmax - zero point) * scale = 6``),
     else ``Relu`` (a ReLU6 that never reached 6 cannot be told from a ReLU)."""
     z, s = g.consts.get(zero_point), g.consts.get(scale)
-    if z is None or s is None or z.value is None or s.value is None or z.dtype not in _MAX:
+    if z is None or s is None or z.value is None or s.value is None or z.dtype not in _RANGE:
         return "Relu"
     zv, sv = np.asarray(z.value, np.float64).reshape(-1), np.asarray(s.value, np.float64).reshape(-1)
     if zv.size != 1 or sv.size != 1:
         return "Relu"
-    top = (_MAX[z.dtype] - zv[0]) * sv[0]
+    top = (_RANGE[z.dtype][1] - zv[0]) * sv[0]
     return "Relu6" if abs(top - 6.0) <= 6e-3 else "Relu"
 
 
 def zero_point_at_min(g, name: str) -> bool:
     """True if constant ``name`` is a zero point equal to its integer type's smallest value."""
     c = g.consts.get(name)
-    if c is None or c.value is None or c.dtype not in _MIN:
+    if c is None or c.value is None or c.dtype not in _RANGE:
         return False
     v = np.asarray(c.value).reshape(-1)
-    return v.size >= 1 and bool(np.all(v == _MIN[c.dtype]))
+    return v.size >= 1 and bool(np.all(v == _RANGE[c.dtype][0]))
 
 
 def clipped_at_zero(g, n) -> bool:
@@ -202,8 +198,7 @@ def add_relu_after(g, node, index: int = 0, op: str = "Relu") -> None:
 
 
 #: Element types of a quantized table that a Gather reads before its output is dequantized.
-INTEGER_TABLES = frozenset({onnx.TensorProto.UINT8, onnx.TensorProto.INT8, onnx.TensorProto.UINT16,
-                            onnx.TensorProto.INT16, onnx.TensorProto.UINT4, onnx.TensorProto.INT4})
+INTEGER_TABLES = frozenset(_RANGE)
 
 
 def restore_table_params(g, tensor: str) -> None:
