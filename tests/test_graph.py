@@ -133,3 +133,15 @@ def test_resnet18_merged_variant(resnet18_onnx):
     assert "BatchNormalization" not in merged.ops
     assert int(merged.params.sum()) == int(raw.params.sum())
     assert int(merged.flops.sum()) == int(raw.flops.sum())
+
+
+def test_indexed_reads_and_writes_move_data_only():
+    """GatherND (the dynamo exporter's spelling of a MoE router's Gather) and the other
+    indexed reads and writes cost 0 FLOPs, as Gather does (hnn_tf/graph/cost.py)."""
+    from hnn_tf.graph.cost import node_flops
+
+    shapes = [(64, 256), (64, 1)]
+    for op in ("Gather", "GatherND", "GatherElements", "ScatterND", "ScatterElements"):
+        assert node_flops(op, shapes, [(64, 256)], {}) == 0, op
+    assert node_flops("Add", shapes, [(64, 256)], {}) == 64 * 256
+

@@ -161,6 +161,8 @@ DATA_MOVEMENT = {
     "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Concat", "Split", "Slice",
     "Gather", "Pad", "Expand", "Tile", "Identity", "Dropout", "Cast", "Shape", "Resize",
     "Upsample", "DepthToSpace", "SpaceToDepth",
+    # indexed reads and writes: the dynamo exporter writes a MoE router's Gather as GatherND
+    "GatherND", "GatherElements", "ScatterND", "ScatterElements",
 }
 
 
