@@ -145,3 +145,20 @@ def test_indexed_reads_and_writes_move_data_only():
         assert node_flops(op, shapes, [(64, 256)], {}) == 0, op
     assert node_flops("Add", shapes, [(64, 256)], {}) == 64 * 256
 
+
+def test_a_model_of_only_quantize_dequantize_is_an_error_not_a_code():
+    """The canonical rules remove Q/DQ pairs; a model of nothing else has no layer to hash and
+    gets one GraphError naming it (before, it hashed to the empty graph's code)."""
+    from hnn_tf.errors import GraphError
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])
+    scale = helper.make_tensor("s", TensorProto.FLOAT, [], [0.1])
+    zero = helper.make_tensor("z", TensorProto.UINT8, [], [128])
+    graph = helper.make_graph([helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+                               helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])],
+                              "qdq", [x], [y], initializer=[scale, zero])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert build_graph(model, canonical=False).ops == ["QuantizeLinear", "DequantizeLinear"]
+    with pytest.raises(GraphError, match="qdq.onnx: no layer is left"):
+        build_graph(model, source="qdq.onnx", canonical=True)

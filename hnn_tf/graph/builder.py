@@ -159,13 +159,17 @@ def graph_from_ir(ir: GraphIR, merge: bool = False, rules=None, canonical=False,
     The IR is rewritten in place when ``canonical`` is set.
 
     Raises:
-        GraphError: a rule failed on a hostile graph (named by ``source``).
+        GraphError: a rule failed on a hostile graph, or the canonical rules left no layer (both
+            named by ``source``).
     """
     with _one_line_errors(source):
         if canonical:
             if trace is not None:
                 trace.append(("clean-up", len(ir)))
             canonicalize(ir, sets=CANONICAL_SETS if canonical is True else tuple(canonical), trace=trace)
+            if not len(ir):  # e.g. only QuantizeLinear/DequantizeLinear, Casts or a Relu of a ReLU
+                raise GraphError("no layer is left once quantization, precision casts and layers that "
+                                 "compute the identity are removed: the model computes nothing to hash", source)
         graph = ir.to_layer_graph()
         if rules is None:
             rules = CANONICAL_MERGE_RULES if canonical else PAPER_MERGE_RULES
