@@ -78,6 +78,35 @@ def test_weights_to_constant_of_shape():
     assert layers.ops == ["Conv", "Mul"] and layers.params.tolist() == [4 * 3 * 3 * 3, 4]
 
 
+def test_a_weight_tensor_read_inside_a_loop_body_is_kept():
+    """A Loop body that reads a weight-derived tensor of the enclosing graph by name (Kimi
+    K2.5's position table, flattened outside its Loop) gets it as a ConstantOfShape; before,
+    only listed inputs counted as reads and the export lost the tensor."""
+    from hnn_tf.converters.tf_graph import weights_to_constant_of_shape
+
+    body = helper.make_graph(
+        [helper.make_node("Gather", ["table", "i"], ["row"], axis=0),
+         helper.make_node("Add", ["acc", "row"], ["acc_out"]),
+         helper.make_node("Identity", ["cond"], ["cond_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [4])])
+    nodes = [helper.make_node("Flatten", ["pos"], ["table"], axis=1),  # weights only
+             helper.make_node("Loop", ["trips", "", "x"], ["y"], body=body)]
+    trips = helper.make_tensor("trips", TensorProto.INT64, [], [3])
+    g = helper.make_graph(nodes, "g", [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
+        helper.make_tensor_value_info("pos", TensorProto.FLOAT, [3, 2, 2]),
+    ], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], initializer=[trips])
+    m = weights_to_constant_of_shape(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), {"pos"})
+    onnx.checker.check_model(m, full_check=True)
+    made = {o for n in m.graph.node for o in n.output}
+    assert "table" in made and [i.name for i in m.graph.input] == ["x"]
+
+
 # --------------------------------------------------------------------------- TFLite
 
 
