@@ -8,7 +8,13 @@ with an ``attention_mask`` (without it, decoders call ``torch.diff``, which the 
 exporter lacks), ``pixel_values`` of the config's image size (also for dual encoders such as
 CLIP, which take text and image), ``input_values`` (one second of 16 kHz audio),
 ``input_features`` (the config's mel bins x 3000 frames), ``decoder_input_ids`` for
-encoder-decoders, ``bbox`` for layout models. Where the main input has several usual shapes
+encoder-decoders, ``bbox`` for layout models, a video ``pixel_values_videos`` of (1, frames,
+C, H, W), a time series ``past_values`` of (1, context length, channels). A patch-sequence
+vision tower (Qwen2-VL's and its descendants', ``forward(hidden_states, grid_thw)``) gets
+:data:`PATCH_GRID` patches and the grid as a constant of the trace. A sub-model whose forward
+lacks its ``main_input_name`` (a VLM's vision tower keeps its parent's ``input_ids``) reads
+its first required input as the main one; required inputs beyond the main one are made from
+their names (token ids and their masks, an image, audio). Where the main input has several usual shapes
 (audio: a spectrogram as (1, F, T) or (1, T, F), a waveform with or without a channel axis;
 video: with or without a frames axis), the model runs once (random weights, no gradients) on
 each until one works, the historical shape first. The model is called with these as keywords and
@@ -174,13 +180,110 @@ def _audio_candidates(main: str, cfg: Any) -> list:
     return out
 
 
-def _trigger(model: Any, cfg: Any) -> tuple[dict, list]:
-    """Keyword trigger inputs for ``model.forward`` (see the module doc), and the candidates for
-    the main input when there is more than one way to make it (see :func:`model_inputs`).
+#: The longest time series of a trigger input (steps). TimesFM 2.5's context of 16,384 steps
+#: traces into 18,000 nodes (25 s); its layers are the same on 512.
+SERIES_LENGTH = 512
+#: Patch-sequence vision encoders (Qwen2-VL and its descendants): the grid of patches, as
+#: (frames, rows, columns); rows and columns are a multiple of the usual 2 x 2 patch merger.
+PATCH_GRID = (1, 8, 8)
+#: The names a patch-sequence encoder gives its grid argument.
+GRID_NAMES = ("grid_thw", "image_grid_thw")
+
+
+def _patch_candidates(cfg: Any) -> list:
+    """Trigger tensors for a patch-sequence vision encoder's patches (:data:`PATCH_GRID`
+    patches, ``N`` = their number): ``(N, C*T*P*P)`` as Qwen2-VL flattens them, then
+    ``(N, C, T, P, P)``, ``(N, C, P, P)`` and ``(N, C*P*P)``, for C = the config's
+    ``in_channels``/``num_channels`` (3), T = ``temporal_patch_size`` (2), P = ``patch_size`` (14).
+
+    Raises:
+        ValueError: every shape is over :data:`MAX_TRIGGER_ELEMENTS`.
+    """
+    import math
+
+    n = math.prod(PATCH_GRID)
+    c = (_config_ints(cfg, ("in_channels", "in_chans", "num_channels")) or [3])[0]
+    t = (_config_ints(cfg, ("temporal_patch_size",)) or [2])[0]
+    p = (_config_ints(cfg, ("patch_size", "spatial_patch_size")) or [14])[0]
+    shapes = [(n, c * t * p * p), (n, c, t, p, p), (n, c, p, p), (n, c * p * p)]
+    out = []
+    for shape in dict.fromkeys(shapes):
+        try:
+            out.append(_zeros(*shape))
+        except ValueError:
+            continue
+    if not out:
+        raise ValueError(f"its patches of {c} channels and patch size {p} are over the trigger cap")
+    return out
+
+
+def _series_candidates(cfg: Any) -> list:
+    """Trigger tensors for a time-series model's ``past_values``: ``(1, L, C)`` then ``(1, L)``,
+    L = the config's ``context_length`` up to :data:`SERIES_LENGTH`, C = ``num_input_channels``
+    (else 1).
+
+    Raises:
+        ValueError: over :data:`MAX_TRIGGER_ELEMENTS`.
+    """
+    length = min((_config_ints(cfg, ("context_length", "context_len", "max_context_length")) or [SERIES_LENGTH])[0],
+                 SERIES_LENGTH)
+    channels = (_config_ints(cfg, ("num_input_channels", "input_size")) or [1])[0]
+    return [_zeros(1, length, channels), _zeros(1, length)]
+
+
+def _extra_input(name: str, cfg: Any, made: dict) -> Any:
+    """A required input beyond the main one, made from its name: token ids (``*input_ids``),
+    an all-ones mask (``*attention_mask``, ``*observed_mask``, ``*_mask`` of an audio
+    spectrogram), ``pixel_values`` (an image), ``input_values`` (one second of audio), zero
+    padding flags (``*_padding``) and a zero frequency class (``freq``, TimesFM); None for a
+    name not in this list.
+    """
+    import torch
+
+    if name.endswith("input_ids"):
+        return torch.zeros(1, TEXT_TOKENS, dtype=torch.long)
+    if name.endswith("attention_mask"):
+        return torch.ones(1, TEXT_TOKENS, dtype=torch.long)
+    if name == "pixel_values":
+        size = _image_size(cfg)
+        return _zeros(1, 3, size, size)
+    if name == "input_values":
+        return _zeros(1, AUDIO_SAMPLES)
+    series = made.get("past_values")
+    if series is not None and (name.endswith("_padding") or name.endswith("observed_mask")):
+        return torch.zeros(series.shape, dtype=torch.float32) if name.endswith("_padding") \
+            else torch.ones(series.shape, dtype=torch.float32)
+    if series is not None and name == "freq":
+        return torch.zeros(1, 1, dtype=torch.long)
+    return None
+
+
+def _required(params: Any) -> list[str]:
+    """The names of a signature's parameters without a default (positional-or-keyword or keyword-only)."""
+    return [n for n, p in params.items() if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _main_input(model: Any) -> Any:
+    """The model's ``main_input_name``; its forward's first required input where the forward
+    does not take that name (a VLM's vision tower keeps its parent's ``input_ids``)."""
+    params = inspect.signature(model.forward).parameters
+    main = getattr(model, "main_input_name", "input_ids")
+    required = _required(params)
+    if isinstance(main, str) and main not in params and required:
+        return required[0]
+    return main
+
+
+def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
+    """Keyword trigger inputs for ``model.forward`` (see the module doc), the candidates for
+    the main input when there is more than one way to make it (see :func:`model_inputs`), and
+    inputs passed as constants of the trace (a patch-sequence encoder's grid, which its code
+    reads as Python numbers).
 
     Returns:
-        (kwargs, candidates): ``kwargs`` holds the first candidate; ``candidates`` is a list
-        of tensors for ``kwargs[main_input_name]``, empty when there is one way only.
+        (kwargs, candidates, fixed): ``kwargs`` holds the first candidate; ``candidates`` is a
+        list of tensors for the main input, empty when there is one way only.
     Raises:
         ValueError: a required input this source cannot make, or one the config makes too large
             (:data:`MAX_TRIGGER_ELEMENTS`).
@@ -188,15 +291,35 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list]:
     import torch
 
     params = inspect.signature(model.forward).parameters
-    main = getattr(model, "main_input_name", "input_ids")
+    required = _required(params)
+    main = _main_input(model)
+    if not isinstance(main, str):
+        raise ValueError(f"its main input {main!r} is not one this source makes")
     out: dict = {}
+    fixed: dict = {}
     candidates: list = []
+    grid = next((g for g in GRID_NAMES if g in required), None)
+    if grid and main in ("hidden_states", "pixel_values"):
+        candidates = _patch_candidates(cfg)
+        out[main] = candidates[0]
+        fixed[grid] = torch.tensor([PATCH_GRID])
+        if "merge_sizes" in required:  # VideoLLaMA 3: the patch merger of each image
+            fixed["merge_sizes"] = torch.tensor([2])
+        required = [n for n in required if n not in fixed]
+    elif main == "pixel_values_videos":  # a video: (1, frames, C, H, W)
+        size = _image_size(cfg)
+        frames = (_config_ints(cfg, ("num_frames", "frames_per_clip")) or [16])[0]
+        channels = (_config_ints(cfg, ("num_channels", "in_chans")) or [3])[0]
+        out[main] = _zeros(1, frames, channels, size, size)
+    elif main == "past_values":
+        candidates = _series_candidates(cfg)
+        out[main] = candidates[0]
     if main == "input_ids" or ("input_ids" in params and main not in params):
         out["input_ids"] = torch.zeros(1, TEXT_TOKENS, dtype=torch.long)
         if "attention_mask" in params:
             out["attention_mask"] = torch.ones(1, TEXT_TOKENS, dtype=torch.long)
     dual = hasattr(model, "get_text_features") and hasattr(model, "get_image_features")  # CLIP-like
-    if main == "pixel_values" or (dual and "pixel_values" in params):
+    if (main == "pixel_values" and not grid) or (dual and "pixel_values" in params):
         size = _image_size(cfg)
         channels = getattr(cfg, "num_channels", 3)
         channels = channels if isinstance(channels, int) else 3
@@ -204,7 +327,7 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list]:
         frames = _config_ints(cfg, ("num_frames",))
         if frames and main == "pixel_values":  # a video model reads (1, frames, C, H, W)
             candidates = [out["pixel_values"], _zeros(1, frames[0], channels, size, size)]
-    if main in ("input_ids", "pixel_values"):
+    if main in ("input_ids", "pixel_values") or main in out:
         pass
     elif main in ("input_values", "input_features"):
         candidates = _audio_candidates(main, cfg)
@@ -217,11 +340,16 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list]:
             out["decoder_attention_mask"] = torch.ones(1, TEXT_TOKENS // 2, dtype=torch.long)
     if "bbox" in params and "input_ids" in out:
         out["bbox"] = torch.zeros(1, TEXT_TOKENS, 4, dtype=torch.long)
-    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty
-               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in out]
+    for name in required:  # required inputs beyond the main one, made from their names
+        if name not in out and (value := _extra_input(name, cfg, out)) is not None:
+            out[name] = value
+            mask = name[: -len("input_ids")] + "attention_mask" if name.endswith("input_ids") else None
+            if mask and mask in params and mask not in out:
+                out[mask] = torch.ones(1, TEXT_TOKENS, dtype=torch.long)
+    missing = [n for n in required if n not in out]
     if missing:
         raise ValueError(f"its forward needs {', '.join(missing)}, which this source does not make")
-    return out, candidates
+    return out, candidates, fixed
 
 
 def _keyword_call_class():
@@ -260,20 +388,19 @@ def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
 
     Returns:
         (module, args, task): ``module(*args)`` calls ``model`` with the inputs as keywords;
-        task is ``"text"``, ``"vision"``, ``"audio"`` or ``"multimodal"``.
+        task is ``"text"``, ``"vision"``, ``"audio"``, ``"time series"`` or ``"multimodal"``.
     Raises:
         ValueError: the model needs an input this converter cannot make.
     """
     import torch
 
-    kwargs, candidates = _trigger(model, cfg)
-    fixed = {}
+    kwargs, candidates, fixed = _trigger(model, cfg)
     forward = inspect.signature(model.forward).parameters
     if "use_cache" in forward:
         fixed["use_cache"] = False
     if "return_dict" in forward:
         fixed["return_dict"] = True
-    main = getattr(model, "main_input_name", "input_ids")
+    main = _main_input(model)
     for candidate in candidates:  # the first shape of the main input that the model runs on
         try:
             with torch.no_grad():
@@ -282,7 +409,8 @@ def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
             continue
         kwargs[main] = candidate
         break
-    modalities = {"input_ids": "text", "pixel_values": "vision", "input_values": "audio", "input_features": "audio"}
+    modalities = {"input_ids": "text", "pixel_values": "vision", "input_values": "audio", "input_features": "audio",
+                  "hidden_states": "vision", "pixel_values_videos": "vision", "past_values": "time series"}
     kinds = {modalities[k] for k in kwargs if k in modalities}
     task = kinds.pop() if len(kinds) == 1 else "multimodal"
     return keyword_call(model, list(kwargs), fixed), tuple(kwargs.values()), task

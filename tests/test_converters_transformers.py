@@ -176,3 +176,48 @@ def test_audio_trigger_takes_the_first_shape_the_model_runs_on():
         max_source_positions=MEL_FRAMES // 2)).eval()
     _, args, _ = model_inputs(whisper, whisper.config)
     assert tuple(args[0].shape) == (1, 16, MEL_FRAMES)
+
+
+def test_patch_sequence_vision_tower_gets_patches_and_a_fixed_grid():
+    """A Qwen2-VL vision tower (forward(hidden_states, grid_thw), main_input_name inherited as
+    input_ids) gets PATCH_GRID patches flattened as (N, C*T*P*P) and its grid as a constant of
+    the trace, not an input (converters/transformers_hf.py ``_trigger``)."""
+    import math
+
+    from transformers.models.qwen2_vl.modeling_qwen2_vl import (Qwen2VisionTransformerPretrainedModel,
+                                                                Qwen2VLVisionConfig)
+
+    from hnn_tf.converters.transformers_hf import PATCH_GRID, model_inputs
+
+    cfg = Qwen2VLVisionConfig(depth=1, embed_dim=32, hidden_size=32, num_heads=2, patch_size=4, mlp_ratio=2)
+    model = Qwen2VisionTransformerPretrainedModel(cfg).eval()
+    _, args, task = model_inputs(model, cfg)
+    assert task == "vision" and [tuple(a.shape) for a in args] == [(math.prod(PATCH_GRID), 3 * 2 * 4 * 4)]
+    g = build_graph(to_onnx(model), canonical=True)
+    assert "MatMul" in g.ops or "Gemm" in g.ops
+
+
+def test_time_series_and_extra_required_inputs_are_made_by_name():
+    """``past_values`` of a time-series model is (1, context_length, channels); required inputs
+    beyond the main one are made from their names (token ids with their mask)."""
+    import torch
+
+    from hnn_tf.converters.transformers_hf import model_inputs
+
+    cfg = transformers.PatchTSTConfig(num_input_channels=2, context_length=32, patch_length=8, patch_stride=8,
+                                      d_model=16, num_attention_heads=2, num_hidden_layers=1, ffn_dim=16)
+    _, args, task = model_inputs(transformers.PatchTSTModel(cfg).eval(), cfg)
+    assert task == "time series" and [tuple(a.shape) for a in args] == [(1, 32, 2)]
+
+    class TwoTower(torch.nn.Module):
+        """Reads an image and a caption, both required (BLIP-2's forward)."""
+
+        main_input_name = "pixel_values"
+
+        def forward(self, pixel_values, input_ids, attention_mask=None):
+            return pixel_values.mean() + input_ids.float().mean() + attention_mask.float().mean()
+
+    _, args, task = model_inputs(TwoTower(), transformers.PretrainedConfig(image_size=32))
+    assert task == "multimodal"
+    assert [tuple(a.shape) for a in args] == [(1, 3, 32, 32), (1, 16), (1, 16)]
+    assert [a.dtype for a in args[1:]] == [torch.long, torch.long]

@@ -153,7 +153,8 @@ def build_from_config(cfg: Any, max_params: int | None = None, shrink: bool = Tr
         shrink: shrink a config over the cap in the module doc's steps; False raises
             :class:`TooLarge` instead (a user's own model is hashed as it is).
     Returns:
-        (Built, task): task is ``"text"``, ``"vision"``, ``"audio"`` or ``"multimodal"``.
+        (Built, task): task is ``"text"``, ``"vision"``, ``"audio"``, ``"time series"`` or
+        ``"multimodal"``.
     Raises:
         TooLarge: over ``max_params`` (after every shrink step when shrinking).
         ValueError: inputs this source cannot make.
