@@ -14,7 +14,9 @@ vision tower (Qwen2-VL's and its descendants', ``forward(hidden_states, grid_thw
 :data:`PATCH_GRID` patches and the grid as a constant of the trace. A sub-model whose forward
 lacks its ``main_input_name`` (a VLM's vision tower keeps its parent's ``input_ids``) reads
 its first required input as the main one; required inputs beyond the main one are made from
-their names (token ids and their masks, an image, audio). Where the main input has several usual shapes
+their names (token ids and their masks, an image, audio). A patch-list encoder (SigLIP 2
+NaFlex, Gemma 4) gets its patches and their positions; a model that reads embeddings
+(``inputs_embeds``, ``query_embeds``) gets (1, 16, hidden size). Where the main input has several usual shapes
 (audio: a spectrogram as (1, F, T) or (1, T, F), a waveform with or without a channel axis;
 video: with or without a frames axis), the model runs once (random weights, no gradients) on
 each until one works, the historical shape first. The model is called with these as keywords and
@@ -217,6 +219,38 @@ def _patch_candidates(cfg: Any) -> list:
     return out
 
 
+#: Patch-list vision encoders (SigLIP 2's NaFlex, Gemma 4's vision tower): the side of the
+#: square grid of patches (144 patches: whole 2 x 2, 3 x 3 and 4 x 4 poolings).
+PATCH_LIST_SIDE = 12
+
+
+def _patch_list(cfg: Any, required: list[str]) -> tuple[list, dict]:
+    """Trigger inputs for a patch-list vision encoder, which reads an image as a list of
+    flattened patches with their positions: candidates for ``pixel_values`` ((1, N, C*P*P),
+    then the image (1, C, S*P, S*P); S = :data:`PATCH_LIST_SIDE`, N = S*S) and the constants of
+    the trace its forward requires (``spatial_shapes`` [[S, S]], ``pixel_position_ids`` the
+    patches' (x, y), ``pixel_attention_mask`` all ones).
+
+    Raises:
+        ValueError: over :data:`MAX_TRIGGER_ELEMENTS`.
+    """
+    import torch
+
+    side = PATCH_LIST_SIDE
+    c = (_config_ints(cfg, ("num_channels", "in_channels")) or [3])[0]
+    p = (_config_ints(cfg, ("patch_size",)) or [16])[0]
+    candidates = [_zeros(1, side * side, c * p * p), _zeros(1, c, side * p, side * p)]
+    fixed: dict = {}
+    if "spatial_shapes" in required:
+        fixed["spatial_shapes"] = torch.tensor([[side, side]])
+    if "pixel_position_ids" in required:
+        ys, xs = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+        fixed["pixel_position_ids"] = torch.stack([xs.flatten(), ys.flatten()], dim=-1)[None]
+    if "pixel_attention_mask" in required:
+        fixed["pixel_attention_mask"] = torch.ones(1, side * side, dtype=torch.long)
+    return candidates, fixed
+
+
 def _series_candidates(cfg: Any) -> list:
     """Trigger tensors for a time-series model's ``past_values``: ``(1, L, C)`` then ``(1, L)``,
     L = the config's ``context_length`` up to :data:`SERIES_LENGTH`, C = ``num_input_channels``
@@ -233,8 +267,8 @@ def _series_candidates(cfg: Any) -> list:
 
 def _extra_input(name: str, cfg: Any, made: dict) -> Any:
     """A required input beyond the main one, made from its name: token ids (``*input_ids``),
-    an all-ones mask (``*attention_mask``, ``*observed_mask``, ``*_mask`` of an audio
-    spectrogram), ``pixel_values`` (an image), ``input_values`` (one second of audio), zero
+    an all-ones mask (``*attention_mask``, ``*observed_mask``, ``*features_mask``: one per
+    spectrogram frame), ``pixel_values`` (an image), ``input_values`` (one second of audio), zero
     padding flags (``*_padding``) and a zero frequency class (``freq``, TimesFM); None for a
     name not in this list.
     """
@@ -249,6 +283,8 @@ def _extra_input(name: str, cfg: Any, made: dict) -> Any:
         return _zeros(1, 3, size, size)
     if name == "input_values":
         return _zeros(1, AUDIO_SAMPLES)
+    if name.endswith("features_mask") and "input_features" in made:  # one flag per spectrogram frame
+        return torch.ones(1, MEL_FRAMES, dtype=torch.long)
     series = made.get("past_values")
     if series is not None and (name.endswith("_padding") or name.endswith("observed_mask")):
         return torch.zeros(series.shape, dtype=torch.float32) if name.endswith("_padding") \
@@ -299,7 +335,12 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
     fixed: dict = {}
     candidates: list = []
     grid = next((g for g in GRID_NAMES if g in required), None)
-    if grid and main in ("hidden_states", "pixel_values"):
+    if main == "pixel_values" and ("spatial_shapes" in required or "pixel_position_ids" in required):
+        grid = "patch list"
+        candidates, fixed = _patch_list(cfg, required)
+        out[main] = candidates[0]
+        required = [n for n in required if n not in fixed]
+    elif grid and main in ("hidden_states", "pixel_values"):
         candidates = _patch_candidates(cfg)
         out[main] = candidates[0]
         fixed[grid] = torch.tensor([PATCH_GRID])
@@ -314,6 +355,11 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
     elif main == "past_values":
         candidates = _series_candidates(cfg)
         out[main] = candidates[0]
+    elif main.endswith("_embeds"):  # embeddings given directly: (1, tokens, hidden size)
+        width = _config_ints(cfg, ("hidden_size", "d_model", "n_embd"))
+        if not width:
+            raise ValueError(f"its main input {main!r} needs a hidden size the config does not give")
+        out[main] = _zeros(1, TEXT_TOKENS, width[0])
     if main == "input_ids" or ("input_ids" in params and main not in params):
         out["input_ids"] = torch.zeros(1, TEXT_TOKENS, dtype=torch.long)
         if "attention_mask" in params:
@@ -410,7 +456,8 @@ def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
         kwargs[main] = candidate
         break
     modalities = {"input_ids": "text", "pixel_values": "vision", "input_values": "audio", "input_features": "audio",
-                  "hidden_states": "vision", "pixel_values_videos": "vision", "past_values": "time series"}
+                  "hidden_states": "vision", "pixel_values_videos": "vision", "past_values": "time series",
+                  "inputs_embeds": "text"}
     kinds = {modalities[k] for k in kwargs if k in modalities}
     task = kinds.pop() if len(kinds) == 1 else "multimodal"
     return keyword_call(model, list(kwargs), fixed), tuple(kwargs.values()), task
