@@ -7,7 +7,9 @@ With these settings BatchNormalization nodes stay in the graph (one output each,
 inference form) instead of being folded into the preceding Conv, so the graph
 shows the layers the model was built from. (``TrainingMode.EVAL`` gives the same
 graph; constant folding is what would fold BatchNorm away, and ``TRAINING`` would
-give BatchNormalization nodes with three outputs.)
+give BatchNormalization nodes with three outputs.) Where the TorchScript exporter lacks an
+operator, an ``nn.Module`` object is exported by the dynamo exporter instead
+(:func:`export_with_fallback`); a file's module is not.
 
 Files are read from strangers (README "Security"), once, with the size limit of
 :mod:`hnn_tf.safe_io`; nothing from a file runs unless the caller passes ``trust=True``
@@ -249,6 +251,41 @@ def export_module(
     return weights_to_constant_of_shape(proto, weights) if weights else proto
 
 
+def export_with_fallback(module: Any, args: tuple, what: str, opset: int | None = None, keep_weights: bool = False,
+                         dynamo: bool = False, kwargs: dict | None = None) -> tuple[Any, bool]:
+    """:func:`export_module`, with the dynamo exporter where the TorchScript one fails.
+
+    The TorchScript exporter lacks operators that the dynamo one decomposes: ``aten::rms_norm``,
+    ``col2im`` (VOLO's fold), ``Unfold`` of an unknown size (HaloNet), the anti-aliased
+    ``upsample_*_aa`` (Hiera, NaFlex ViTs), an ``adaptive_avg_pool2d`` whose output size does not
+    divide its input (CSATv2), a convolution by a computed kernel (CondConv), ``aten::expm1``,
+    ``aten::diff``. The canonical graph reads both exporters' graphs alike (docs/method.md
+    "Exporter invariance").
+
+    Args:
+        module, args, what, opset, keep_weights: as :func:`export_module` (``opset`` None:
+            :data:`DEFAULT_OPSET`).
+        dynamo: use the dynamo exporter only.
+        kwargs: keyword trigger inputs, or None.
+    Returns:
+        (onnx.ModelProto, used_dynamo).
+    Raises:
+        ConversionError: both exporters failed (the message gives both errors).
+    """
+    opset = DEFAULT_OPSET if opset is None else opset
+    try:
+        return export_module(module, args, kwargs, opset=opset, what=what, keep_weights=keep_weights,
+                             dynamo=dynamo), dynamo
+    except ConversionError as first:
+        if dynamo:
+            raise
+        try:
+            return export_module(module, args, kwargs, opset=opset, what=what, keep_weights=keep_weights,
+                                 dynamo=True), True
+        except ConversionError as second:
+            raise ConversionError(f"{first}; with the dynamo exporter: {second}") from None
+
+
 def _export_dynamo(module: Any, args: tuple, kwargs: dict | None, opset: int, what: str, path: str | None,
                    keep_weights: bool):
     """:func:`export_module` with ``dynamo=True`` (module in eval mode, flags restored)."""
@@ -403,7 +440,8 @@ def dry_run(module: Any, args: tuple, kwargs: dict | None, path: str | None, max
 
 
 class PyTorchConverter(Converter):
-    """PyTorch models (objects and files) to ONNX with the TorchScript exporter.
+    """PyTorch models (objects and files) to ONNX with the TorchScript exporter (the dynamo
+    exporter for an ``nn.Module`` object where the TorchScript one fails).
 
     Options: ``opset`` (int, default 17), ``input_shape`` (see :func:`hnn_tf.converters.to_onnx`),
     ``trust`` (bool, default False: allow TorchScript archives and pickled modules, which run
@@ -445,10 +483,10 @@ class PyTorchConverter(Converter):
                 f"expected a torch.nn.Module or ExportedProgram, got {type(model_or_path).__name__}"
             )
         name = type(model_or_path).__name__
-        return export_module(
-            model_or_path, _trigger(model_or_path, options, None), opset=opset, what=f"PyTorch model {name}",
+        return export_with_fallback(
+            model_or_path, _trigger(model_or_path, options, None), f"PyTorch model {name}", opset=opset,
             keep_weights=bool(options.get("keep_weights")),
-        )
+        )[0]
 
     # -- files ---------------------------------------------------------------------------
     def _convert_exported(self, ep: Any, opset: int, options: dict, path: str | None, bound: bool = False):

@@ -463,30 +463,6 @@ def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
     return keyword_call(model, list(kwargs), fixed), tuple(kwargs.values()), task
 
 
-def export_with_fallback(module: Any, args: tuple, what: str, opset: int | None = None, keep_weights: bool = False,
-                         dynamo: bool = False) -> tuple[Any, bool]:
-    """:func:`hnn_tf.converters.pytorch.export_module`, with the dynamo exporter where the
-    TorchScript one fails.
-
-    Returns:
-        (onnx.ModelProto, used_dynamo).
-    Raises:
-        ConversionError: both exporters failed (the message gives both errors).
-    """
-    from .pytorch import DEFAULT_OPSET, export_module
-
-    opset = DEFAULT_OPSET if opset is None else opset
-    try:
-        return export_module(module, args, None, opset=opset, what=what, keep_weights=keep_weights, dynamo=dynamo), dynamo
-    except ConversionError as first:
-        if dynamo:
-            raise
-        try:
-            return export_module(module, args, None, opset=opset, what=what, keep_weights=keep_weights, dynamo=True), True
-        except ConversionError as second:
-            raise ConversionError(f"{first}; with the dynamo exporter: {second}") from None
-
-
 def read_config(folder: Path, trust: bool = False) -> Any:
     """The ``PretrainedConfig`` of a local transformers folder, read as bounded JSON.
 
@@ -585,6 +561,8 @@ class TransformersConverter(Converter):
                 module, args, _ = model_inputs(model.eval(), cfg)
             except ValueError as exc:
                 raise ConversionError(f"cannot make inputs for the model: {exc}", path=where) from None
+            from .pytorch import export_with_fallback  # imported here: this converter registers before it
+
             proto, _ = export_with_fallback(module, args, "transformers model", options.get("opset"),
                                             bool(options.get("keep_weights")))
         finally:

@@ -282,3 +282,34 @@ def test_keys_and_listing_keep_tensorflow_unloaded_or_quiet(tmp_path):
     r = subprocess.run([sys.executable, "-m", "hnn_tf.cli", "zoo", "list", "--sources", "keras", "--json"],
                        capture_output=True, text=True, env=env, timeout=300)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+
+
+def test_a_model_the_torchscript_exporter_cannot_export_falls_back_to_dynamo():
+    """``aten::rms_norm`` has no TorchScript symbolic at opset 17 (timm's vit_*_reg1_gap and
+    VOLO's col2im, HaloNet's Unfold fail alike): a zoo source and the PyTorch converter export
+    such a module with the dynamo exporter, and the source's build notes say so."""
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters import to_onnx
+    from hnn_tf.converters.pytorch import export_module
+    from hnn_tf.errors import ConversionError
+    from hnn_tf.graph import build_graph
+
+    class RMSNormed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(16, 16)
+            self.weight = nn.Parameter(torch.ones(16))
+
+        def forward(self, x):
+            return torch.nn.functional.rms_norm(self.fc(x), (16,), self.weight)
+
+    args = (torch.zeros(1, 16),)
+    with pytest.raises(ConversionError, match="rms_norm"):
+        export_module(RMSNormed().eval(), args)
+    built = Built(RMSNormed().eval(), args, None, 16 * 17 + 16)
+    proto = ToySource().export(built)
+    assert built.notes == "dynamo exporter"
+    assert build_graph(proto, canonical=True).ops == ["Gemm", "RMSNormalization"]
+    assert build_graph(to_onnx(RMSNormed().eval(), input_shape=(1, 16)), canonical=True).ops == ["Gemm", "RMSNormalization"]

@@ -139,19 +139,24 @@ class Source:
         Args:
             built: from :meth:`build`.
             dynamo: PyTorch only; use the dynamo exporter (``torch.onnx.export(dynamo=True)``)
-                instead of the TorchScript one.
+                instead of the TorchScript one. Without it, the dynamo exporter is used where the
+                TorchScript one fails (:func:`hnn_tf.converters.pytorch.export_with_fallback`),
+                and ``built.notes`` says so.
             keep_weights: keep the weights as initializers.
         Raises:
-            hnn_tf.errors.ConversionError: the export failed.
+            hnn_tf.errors.ConversionError: the export failed (with both exporters).
         """
         if self.framework == "keras":
             from hnn_tf.converters import to_onnx
 
             return to_onnx(built.model, framework="keras", keep_weights=keep_weights)
-        from hnn_tf.converters.pytorch import export_module
+        from hnn_tf.converters.pytorch import export_with_fallback
 
-        return export_module(built.model, built.args, built.kwargs, what=f"{self.name} model",
-                             keep_weights=keep_weights, dynamo=dynamo)
+        proto, used_dynamo = export_with_fallback(built.model, built.args, f"{self.name} model",
+                                                  keep_weights=keep_weights, dynamo=dynamo, kwargs=built.kwargs)
+        if used_dynamo and not dynamo:
+            built.notes = "; ".join(filter(None, (built.notes, "dynamo exporter")))
+        return proto
 
     def known_failure(self, entry: ZooEntry) -> str | None:
         """Why ``entry`` is known not to build, or None: :attr:`known_failures`, then the

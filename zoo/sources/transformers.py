@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hnn_tf.converters.transformers_hf import make_model as _make, export_with_fallback, model_inputs
+from hnn_tf.converters.transformers_hf import make_model as _make, model_inputs
 from hnn_tf.zoo.sources._torch import parameter_count
 from hnn_tf.zoo.sources.base import Built, Source, TooLarge, ZooEntry, register_source
 
@@ -207,17 +207,3 @@ class TransformersSource(Source):
 
         transformers.logging.set_verbosity_error()
         return build_transformers(entry.name, max_params)[0]
-
-    def export(self, built: Built, dynamo: bool = False, keep_weights: bool = False) -> Any:
-        """:meth:`Source.export`, falling back to the dynamo exporter where the TorchScript one
-        fails (:func:`hnn_tf.converters.transformers_hf.export_with_fallback`); the fallback is
-        added to ``built.notes``.
-
-        Raises:
-            hnn_tf.errors.ConversionError: both exporters failed (the message gives both errors).
-        """
-        proto, used_dynamo = export_with_fallback(built.model, built.args, f"{self.name} model",
-                                                  keep_weights=keep_weights, dynamo=dynamo)
-        if used_dynamo and not dynamo:
-            built.notes = "; ".join(filter(None, (built.notes, "dynamo exporter")))
-        return proto
