@@ -221,3 +221,27 @@ def test_time_series_and_extra_required_inputs_are_made_by_name():
     assert task == "multimodal"
     assert [tuple(a.shape) for a in args] == [(1, 3, 32, 32), (1, 16), (1, 16)]
     assert [a.dtype for a in args[1:]] == [torch.long, torch.long]
+
+
+def test_patch_list_encoder_and_embedding_inputs():
+    """SigLIP 2's NaFlex vision tower reads flattened patches with their grid's shape (a
+    constant of the trace); a model whose main input is ``inputs_embeds`` gets (1, 16, hidden)."""
+    import torch
+
+    from hnn_tf.converters.transformers_hf import PATCH_LIST_SIDE, TEXT_TOKENS, model_inputs
+
+    cfg = transformers.Siglip2VisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                           num_attention_heads=2, patch_size=4, num_patches=64)
+    model = transformers.Siglip2VisionModel(cfg).eval()
+    _, args, task = model_inputs(model, cfg)
+    assert task == "vision" and [tuple(a.shape) for a in args] == [(1, PATCH_LIST_SIDE ** 2, 3 * 4 * 4)]
+    assert "LayerNormalization" in build_graph(to_onnx(model), canonical=True).ops
+
+    class Embedded(torch.nn.Module):
+        main_input_name = "inputs_embeds"
+
+        def forward(self, inputs_embeds, attention_mask=None):
+            return inputs_embeds.sum(-1)
+
+    _, args, task = model_inputs(Embedded(), transformers.PretrainedConfig(hidden_size=24))
+    assert task == "text" and [tuple(a.shape) for a in args] == [(1, TEXT_TOKENS, 24)]
