@@ -425,12 +425,43 @@ def keyword_call(model: Any, names: list[str], fixed: dict) -> Any:
     return _keyword_call_class()(model, names, fixed)
 
 
+def _runs(model: Any, kwargs: dict, fixed: dict) -> bool:
+    """True when ``model(**kwargs, **fixed)`` runs (``torch.no_grad``; random weights)."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            model(**kwargs, **fixed)
+    except Exception:  # noqa: BLE001 - any failure means: it does not run on these inputs
+        return False
+    return True
+
+
+def _other_modality(cfg: Any, forward: Any, kwargs: dict) -> dict:
+    """Inputs of the other usual modality that ``forward`` takes as optional and ``kwargs``
+    lacks: token ids (with their mask) beside an image, an image beside token ids."""
+    import torch
+
+    other: dict = {}
+    if "input_ids" in forward and "input_ids" not in kwargs and "pixel_values" in kwargs:
+        other["input_ids"] = torch.zeros(1, TEXT_TOKENS, dtype=torch.long)
+        if "attention_mask" in forward and "attention_mask" not in kwargs:
+            other["attention_mask"] = torch.ones(1, TEXT_TOKENS, dtype=torch.long)
+    if "pixel_values" in forward and "pixel_values" not in kwargs and "input_ids" in kwargs:
+        size = _image_size(cfg)
+        other["pixel_values"] = _zeros(1, 3, size, size)
+    return other
+
+
 def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
     """The module to export for a transformers model, its trigger inputs, and its modality.
 
     Where :func:`_trigger` gives several shapes for the main input, ``model`` runs on each
     (``torch.no_grad``) and the first it runs on is kept; when none runs, the first is kept and
-    the export reports the model's error.
+    the export reports the model's error. A model whose forward also takes the other usual
+    modality as an optional input (an image beside token ids, or token ids beside an image)
+    runs once on its inputs; where it fails there and runs with the other modality added,
+    that is kept.
 
     Returns:
         (module, args, task): ``module(*args)`` calls ``model`` with the inputs as keywords;
@@ -438,7 +469,6 @@ def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
     Raises:
         ValueError: the model needs an input this converter cannot make.
     """
-    import torch
 
     kwargs, candidates, fixed = _trigger(model, cfg)
     forward = inspect.signature(model.forward).parameters
@@ -447,14 +477,14 @@ def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
     if "return_dict" in forward:
         fixed["return_dict"] = True
     main = _main_input(model)
+    ran = False
     for candidate in candidates:  # the first shape of the main input that the model runs on
-        try:
-            with torch.no_grad():
-                model(**{**kwargs, main: candidate}, **fixed)
-        except Exception:  # noqa: BLE001 - any failure means: try the next shape
-            continue
-        kwargs[main] = candidate
-        break
+        if _runs(model, {**kwargs, main: candidate}, fixed):
+            kwargs[main], ran = candidate, True
+            break
+    other = {} if ran else _other_modality(cfg, forward, kwargs)
+    if other and not _runs(model, kwargs, fixed) and _runs(model, {**kwargs, **other}, fixed):
+        kwargs.update(other)  # a multimodal model that needs both (ViLT, SAM 3, Kosmos-2)
     modalities = {"input_ids": "text", "pixel_values": "vision", "input_values": "audio", "input_features": "audio",
                   "hidden_states": "vision", "pixel_values_videos": "vision", "past_values": "time series",
                   "inputs_embeds": "text"}

@@ -245,3 +245,28 @@ def test_patch_list_encoder_and_embedding_inputs():
 
     _, args, task = model_inputs(Embedded(), transformers.PretrainedConfig(hidden_size=24))
     assert task == "text" and [tuple(a.shape) for a in args] == [(1, TEXT_TOKENS, 24)]
+
+
+def test_a_model_that_needs_its_optional_second_modality_gets_it():
+    """A forward that takes an image as optional but fails without one (BridgeTower, ViLT) gets
+    an image beside its token ids; a model that runs on token ids alone is left as it is."""
+    import torch
+
+    from hnn_tf.converters.transformers_hf import model_inputs
+
+    class NeedsImage(torch.nn.Module):
+        main_input_name = "input_ids"
+        needs = True
+
+        def forward(self, input_ids, attention_mask=None, pixel_values=None):
+            if pixel_values is None and self.needs:
+                raise ValueError("You have to specify pixel_values")
+            return input_ids.float().mean() + (0 if pixel_values is None else pixel_values.mean())
+
+    cfg = transformers.PretrainedConfig(image_size=32)
+    _, args, task = model_inputs(NeedsImage(), cfg)
+    assert task == "multimodal" and [tuple(a.shape) for a in args] == [(1, 16), (1, 16), (1, 3, 32, 32)]
+    optional = NeedsImage()
+    optional.needs = False
+    _, args, task = model_inputs(optional, cfg)
+    assert task == "text" and [tuple(a.shape) for a in args] == [(1, 16), (1, 16)]
