@@ -9,14 +9,16 @@ exporter lacks), ``pixel_values`` of the config's image size (also for dual enco
 CLIP, which take text and image), ``input_values`` (one second of 16 kHz audio),
 ``input_features`` (the config's mel bins x 3000 frames), ``decoder_input_ids`` for
 encoder-decoders, ``bbox`` for layout models, a video ``pixel_values_videos`` of (1, frames,
-C, H, W), a time series ``past_values`` of (1, context length, channels). A patch-sequence
-vision tower (Qwen2-VL's and its descendants', ``forward(hidden_states, grid_thw)``) gets
+C, H, W) (at most :data:`VIDEO_FRAMES` frames), a time series ``past_values`` of (1, context
+length, channels). A patch-sequence vision tower (Qwen2-VL's and its descendants',
+``forward(hidden_states, grid_thw)``) gets
 :data:`PATCH_GRID` patches and the grid as a constant of the trace. A sub-model whose forward
 lacks its ``main_input_name`` (a VLM's vision tower keeps its parent's ``input_ids``) reads
 its first required input as the main one; required inputs beyond the main one are made from
 their names (token ids and their masks, an image, audio). A patch-list encoder (SigLIP 2
 NaFlex, Gemma 4) gets its patches and their positions; a model that reads embeddings
-(``inputs_embeds``, ``query_embeds``) gets (1, 16, hidden size). Where the main input has several usual shapes
+(``inputs_embeds``, ``query_embeds``) gets (1, 16, hidden size). Where the main input has
+several usual shapes
 (audio: a spectrogram as (1, F, T) or (1, T, F), a waveform with or without a channel axis;
 video: with or without a frames axis), the model runs once (random weights, no gradients) on
 each until one works, the historical shape first. The model is called with these as keywords and
@@ -185,6 +187,9 @@ def _audio_candidates(main: str, cfg: Any) -> list:
 #: The longest time series of a trigger input (steps). TimesFM 2.5's context of 16,384 steps
 #: traces into 18,000 nodes (25 s); its layers are the same on 512.
 SERIES_LENGTH = 512
+#: The most frames of a trigger video. V-JEPA 2's 64 frames of 256 x 256 are 8,192 tokens
+#: whose eager attention needs tens of GB; its layers are the same on 16 frames.
+VIDEO_FRAMES = 16
 #: Patch-sequence vision encoders (Qwen2-VL and its descendants): the grid of patches, as
 #: (frames, rows, columns); rows and columns are a multiple of the usual 2 x 2 patch merger.
 PATCH_GRID = (1, 8, 8)
@@ -349,7 +354,7 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
         required = [n for n in required if n not in fixed]
     elif main == "pixel_values_videos":  # a video: (1, frames, C, H, W)
         size = _image_size(cfg)
-        frames = (_config_ints(cfg, ("num_frames", "frames_per_clip")) or [16])[0]
+        frames = min((_config_ints(cfg, ("num_frames", "frames_per_clip")) or [VIDEO_FRAMES])[0], VIDEO_FRAMES)
         channels = (_config_ints(cfg, ("num_channels", "in_chans")) or [3])[0]
         out[main] = _zeros(1, frames, channels, size, size)
     elif main == "past_values":
