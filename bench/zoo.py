@@ -39,10 +39,13 @@ def _hash_from_file(record, folder: Path) -> tuple[float, int]:
     """Export the record's model without weights to a file, then time hashing that file."""
     import onnx
 
+    from hnn_tf.zoo.broad import DEFAULT_MAX_PARAMS
     from hnn_tf.zoo.sources import get_source
 
     source = get_source(record.entry.source)
-    built = source.build(record.entry, None)
+    # under the cap the zoo was built with: a transformers config is shrunk as in the build
+    # (uncapped, Kimi Linear's default config is 48 B parameters and exhausts the memory)
+    built = source.build(record.entry, DEFAULT_MAX_PARAMS)
     path = folder / f"{record.entry.source}-{record.entry.name.replace('/', '_')}.onnx"
     onnx.save(source.export(built), str(path))
     del built
