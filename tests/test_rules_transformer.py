@@ -218,3 +218,34 @@ def test_dynamo_export_without_the_slow_rewrite_gives_the_fully_optimised_graph(
             full = torch.onnx.export(module.eval(), (torch.zeros(shape),), dynamo=True, optimize=True,
                                      verbose=False).model_proto
         assert build_graph(ours, canonical=True).fingerprint() == build_graph(full, canonical=True).fingerprint()
+
+
+def test_gathernd_to_gather():
+    """A router's ``table[idx]``: Gather from the TorchScript exporter, Unsqueeze + GatherND from
+    the dynamo one; both give one canonical graph (rule gathernd_to_gather). A GatherND that
+    addresses two axes stays."""
+
+    class Router(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gate = nn.Linear(32, 4)
+            self.table = nn.Parameter(torch.randn(4, 32))
+
+        def forward(self, x):
+            return x + self.table[self.gate(x).argmax(-1)]
+
+    script, dynamo = _canon(Router()), _canon(Router(), dynamo=True)
+    assert "Gather" in script.ops and "GatherND" not in dynamo.ops
+    assert script.fingerprint() == dynamo.fingerprint()
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 3, 8])
+    idx = helper.make_tensor_value_info("i", TensorProto.INT64, [5, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 8])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("GatherND", ["r", "i"], ["y"])],
+                              "g", [x, idx], [y])
+    from hnn_tf.graph.builder import build_ir
+    from hnn_tf.graph.rules import RULES
+
+    ir = build_ir(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    gathernd = next(n for n in ir.nodes if n.op == "GatherND")
+    assert RULES["gathernd_to_gather"].check(ir, gathernd) == "its index does not address exactly one axis"
