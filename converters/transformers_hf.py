@@ -305,10 +305,10 @@ def _required(params: Any) -> list[str]:
             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
-def _main_input(model: Any) -> Any:
+def _main_input(model: Any, params: Any) -> Any:
     """The model's ``main_input_name``; its forward's first required input where the forward
-    does not take that name (a VLM's vision tower keeps its parent's ``input_ids``)."""
-    params = inspect.signature(model.forward).parameters
+    (parameters ``params``) does not take that name (a VLM's vision tower keeps its parent's
+    ``input_ids``)."""
     main = getattr(model, "main_input_name", "input_ids")
     required = _required(params)
     if isinstance(main, str) and main not in params and required:
@@ -333,15 +333,15 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
 
     params = inspect.signature(model.forward).parameters
     required = _required(params)
-    main = _main_input(model)
+    main = _main_input(model, params)
     if not isinstance(main, str):
         raise ValueError(f"its main input {main!r} is not one this source makes")
     out: dict = {}
     fixed: dict = {}
     candidates: list = []
     grid = next((g for g in GRID_NAMES if g in required), None)
-    if main == "pixel_values" and ("spatial_shapes" in required or "pixel_position_ids" in required):
-        grid = "patch list"
+    patch_list = main == "pixel_values" and ("spatial_shapes" in required or "pixel_position_ids" in required)
+    if patch_list:
         candidates, fixed = _patch_list(cfg, required)
         out[main] = candidates[0]
         required = [n for n in required if n not in fixed]
@@ -366,11 +366,11 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
             raise ValueError(f"its main input {main!r} needs a hidden size the config does not give")
         out[main] = _zeros(1, TEXT_TOKENS, width[0])
     if main == "input_ids" or ("input_ids" in params and main not in params):
-        out["input_ids"] = torch.zeros(1, TEXT_TOKENS, dtype=torch.long)
+        out["input_ids"] = _extra_input("input_ids", cfg, out)
         if "attention_mask" in params:
-            out["attention_mask"] = torch.ones(1, TEXT_TOKENS, dtype=torch.long)
+            out["attention_mask"] = _extra_input("attention_mask", cfg, out)
     dual = hasattr(model, "get_text_features") and hasattr(model, "get_image_features")  # CLIP-like
-    if (main == "pixel_values" and not grid) or (dual and "pixel_values" in params):
+    if (main == "pixel_values" and not grid and not patch_list) or (dual and "pixel_values" in params):
         size = _image_size(cfg)
         channels = getattr(cfg, "num_channels", 3)
         channels = channels if isinstance(channels, int) else 3
@@ -396,7 +396,7 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
             out[name] = value
             mask = name[: -len("input_ids")] + "attention_mask" if name.endswith("input_ids") else None
             if mask and mask in params and mask not in out:
-                out[mask] = torch.ones(1, TEXT_TOKENS, dtype=torch.long)
+                out[mask] = _extra_input(mask, cfg, out)
     missing = [n for n in required if n not in out]
     if missing:
         raise ValueError(f"its forward needs {', '.join(missing)}, which this source does not make")
@@ -444,18 +444,14 @@ def _runs(model: Any, kwargs: dict, fixed: dict) -> bool:
 
 def _other_modality(cfg: Any, forward: Any, kwargs: dict) -> dict:
     """Inputs of the other usual modality that ``forward`` takes as optional and ``kwargs``
-    lacks: token ids (with their mask) beside an image, an image beside token ids."""
-    import torch
-
-    other: dict = {}
+    lacks (made by :func:`_extra_input`): token ids (with their mask) beside an image, an image
+    beside token ids."""
+    names: tuple[str, ...] = ()
     if "input_ids" in forward and "input_ids" not in kwargs and "pixel_values" in kwargs:
-        other["input_ids"] = torch.zeros(1, TEXT_TOKENS, dtype=torch.long)
-        if "attention_mask" in forward and "attention_mask" not in kwargs:
-            other["attention_mask"] = torch.ones(1, TEXT_TOKENS, dtype=torch.long)
-    if "pixel_values" in forward and "pixel_values" not in kwargs and "input_ids" in kwargs:
-        size = _image_size(cfg)
-        other["pixel_values"] = _zeros(1, 3, size, size)
-    return other
+        names = ("input_ids", "attention_mask")
+    elif "pixel_values" in forward and "pixel_values" not in kwargs and "input_ids" in kwargs:
+        names = ("pixel_values",)
+    return {n: _extra_input(n, cfg, kwargs) for n in names if n in forward and n not in kwargs}
 
 
 def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
@@ -481,7 +477,7 @@ def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
         fixed["use_cache"] = False
     if "return_dict" in forward:
         fixed["return_dict"] = True
-    main = _main_input(model)
+    main = _main_input(model, forward)
     ran = False
     for candidate in candidates:  # the first shape of the main input that the model runs on
         if _runs(model, {**kwargs, main: candidate}, fixed):
