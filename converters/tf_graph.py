@@ -191,20 +191,6 @@ def weights_as_placeholders(cf: Any) -> tuple[Any, list[str]] | None:
     return gd, weights
 
 
-def _names_read(node: Any):
-    """The tensor names ``node`` reads: its inputs, and every input of a node in its subgraphs
-    (a Loop, Scan or If body reads tensors of the enclosing graph by name without listing
-    them), recursively. A superset of the enclosing graph's tensors it reads."""
-    import onnx
-
-    yield from node.input
-    for a in node.attribute:
-        graphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
-        for sg in graphs:
-            for inner in sg.node:
-                yield from _names_read(inner)
-
-
 def weights_to_constant_of_shape(proto: Any, weight_inputs: set[str]) -> Any:
     """Replace weight inputs, and tensors computed from weights alone, by ``ConstantOfShape`` nodes.
 
@@ -213,7 +199,8 @@ def weights_to_constant_of_shape(proto: Any, weight_inputs: set[str]) -> Any:
         weight_inputs: names of those inputs.
     Returns:
         a new ``onnx.ModelProto``: no weight inputs; each weight-derived tensor that a data
-        node (a Loop, Scan or If body included: :func:`_names_read`) or a model output reads
+        node (a Loop, Scan or If body included:
+        :func:`hnn_tf.graph.validate.outer_names`) or a model output reads
         is a ``ConstantOfShape`` of zeros of its inferred
         shape and element type; nodes computing weights from weights are gone. A
         weight-derived tensor whose shape cannot be inferred keeps its computing nodes.
@@ -243,7 +230,9 @@ def weights_to_constant_of_shape(proto: Any, weight_inputs: set[str]) -> Any:
             valueless.update(outs)
         else:
             kept.append(node)
-    used = {i for n in kept for i in _names_read(n)} | {o.name for o in g.output}
+    from hnn_tf.graph.validate import outer_names
+
+    used = {i for n in kept for i in (*n.input, *outer_names(n))} | {o.name for o in g.output}
     new_nodes, new_inits = [], []
     for name in sorted(valueless & used):
         elem, dims = types[name]

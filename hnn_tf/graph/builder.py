@@ -41,7 +41,7 @@ from hnn_tf.graph.layer_graph import LayerGraph
 from hnn_tf.graph.merge import CANONICAL_MERGE_RULES, PAPER_MERGE_RULES, MergeRule, merge_graph
 from hnn_tf.graph.propagate import evaluate
 from hnn_tf.graph.shapes import DEFAULT_SPATIAL, infer_shapes
-from hnn_tf.graph.validate import check_declared, check_model, topological_order
+from hnn_tf.graph.validate import check_declared, check_model, outer_names, topological_order
 
 #: Ops removed from the data path, their consumers linked to their producer.
 PASS_THROUGH = {"Identity", "Dropout"}
@@ -63,28 +63,6 @@ def _attrs(node: onnx.NodeProto) -> dict:
 
 def _subgraph_attrs(node: onnx.NodeProto) -> bool:
     return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
-
-
-def _outer_names(node: onnx.NodeProto) -> list[str]:
-    """Tensors of the enclosing graph that a control-flow node's subgraphs (Loop, Scan, If
-    bodies) read without declaring them: inputs of the node as much as its listed ones."""
-    out: list[str] = []
-    for a in node.attribute:
-        if a.type == onnx.AttributeProto.GRAPH:
-            graphs = [a.g]
-        elif a.type == onnx.AttributeProto.GRAPHS:
-            graphs = list(a.graphs)
-        else:
-            continue
-        for sg in graphs:
-            local = {i.name for i in sg.input} | {t.name for t in sg.initializer}
-            for n in sg.node:
-                for i in list(n.input) + _outer_names(n):
-                    if i and i not in local and i not in out:
-                        out.append(i)
-                local.update(o for o in n.output if o)
-            out.extend(o.name for o in sg.output if o.name not in local and o.name not in out)
-    return out
 
 
 def _small_value(tensor: onnx.TensorProto) -> np.ndarray | None:
@@ -195,7 +173,7 @@ def _build_ir(model: onnx.ModelProto, spatial, source) -> GraphIR:
         t.name: (tuple(int(d) for d in t.dims), t.data_type) for t in g.initializer
     }
     init_names = set(weight_dims)
-    outer = {k: _outer_names(n) for k, n in enumerate(g.node) if _subgraph_attrs(n)}
+    outer = {k: outer_names(n) for k, n in enumerate(g.node) if _subgraph_attrs(n)}
     order = topological_order(list(g.node), {vi.name for vi in g.input} | init_names, outer, source)
     outer_of = {id(g.node[k]): names for k, names in outer.items()}
     tensors: dict[str, onnx.TensorProto] = {t.name: t for t in g.initializer}  # for small values

@@ -56,6 +56,22 @@ def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
     return out
 
 
+def outer_names(node: onnx.NodeProto) -> list[str]:
+    """Tensors of the enclosing graph that a control-flow node's subgraphs (Loop, Scan, If
+    bodies) read without declaring them: inputs of the node as much as its listed ones
+    (recursively, in first-read order)."""
+    out: list[str] = []
+    for sg in _subgraphs(node):
+        local = {i.name for i in sg.input} | {t.name for t in sg.initializer}
+        for n in sg.node:
+            for i in list(n.input) + outer_names(n):
+                if i and i not in local and i not in out:
+                    out.append(i)
+            local.update(o for o in n.output if o)
+        out.extend(o.name for o in sg.output if o.name not in local and o.name not in out)
+    return out
+
+
 def count_nodes(graph: onnx.GraphProto, limit: int | None = None) -> int:
     """Nodes of ``graph`` and of every subgraph (Loop, If, Scan bodies), without recursion.
 
