@@ -363,6 +363,47 @@ def optimize_dynamo_program(program: Any) -> None:
     onnx_fusions.fuse(program.model)
 
 
+#: In-place random fills: the tensor methods that weight initialisers end in, and the
+#: ``torch.nn.init`` functions (which run their own fills out of a torch function mode's reach).
+RANDOM_FILLS = frozenset({"normal_", "uniform_", "bernoulli_", "cauchy_", "exponential_", "geometric_",
+                          "log_normal_", "random_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_",
+                          "xavier_uniform_", "xavier_normal_", "orthogonal_", "sparse_"})
+
+
+def zero_random_init() -> Any:
+    """A context in which the in-place random fills of :data:`RANDOM_FILLS` write zeros instead.
+
+    Building a model with random weights spends most of its time drawing them (a 87 M
+    parameter ViT: 0.7 s of 0.8 s), and the hash reads only shapes. Inside this context a
+    model is built with every initialiser's draw replaced by ``zero_()``; what the
+    initialiser does next (``erfinv_``, ``mul_``, ``clamp_`` of a truncated normal) runs on
+    the zeros. Weights and buffers an initialiser sets to constants (``ones_``, ``arange``)
+    are untouched, so a forward pass traces the same operators, and with all-zero weights
+    it traces them the same way every time (a random draw could route a mixture of experts
+    differently from one build to the next). Tensors created random (``torch.randn``) stay
+    random.
+
+    Returns:
+        a ``torch.overrides.TorchFunctionMode`` (enter it with ``with``).
+    Source: ``torch.overrides.TorchFunctionMode`` (PyTorch's documented hook on every torch
+    function and tensor method).
+    """
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class ZeroRandomFills(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if getattr(func, "__name__", "") in RANDOM_FILLS:
+                target = args[0] if args else kwargs.get("tensor")
+                if isinstance(target, torch.Tensor):
+                    with torch.no_grad():
+                        return target.zero_()
+            return func(*args, **kwargs)
+
+    return ZeroRandomFills()
+
+
 def tensors_digest(named: Any) -> bytes:
     """sha256 of ``(name, tensor)`` pairs: each name, dtype, shape and the tensor's bytes, in order.
 

@@ -20,7 +20,7 @@ NaFlex, Gemma 4) gets its patches and their positions; a model that reads embedd
 (``inputs_embeds``, ``query_embeds``) gets (1, 16, hidden size). Where the main input has
 several usual shapes
 (audio: a spectrogram as (1, F, T) or (1, T, F), a waveform with or without a channel axis;
-video: with or without a frames axis), the model runs once (random weights, no gradients) on
+video: with or without a frames axis), the model runs once (zero weights, no gradients) on
 each until one works, the historical shape first. The model is called with these as keywords and
 ``use_cache=False`` where it takes it, and returns its tensors. Where the TorchScript exporter
 lacks an operator (``aten::expm1``, ``aten::diff``, in-place ``scatter``), the dynamo exporter
@@ -28,7 +28,7 @@ is used instead.
 
 A folder is read without running anything from it: ``config.json`` is parsed as JSON
 (bounded in size and depth) and its ``model_type`` must be one transformers knows; the model
-is built from that config with random weights (the hash reads shapes; the weights files are
+is built from that config with zero weights (the hash reads shapes; the weights files are
 only digested for the sha256). Sizes from a config are bounded before anything is allocated:
 the model is counted on PyTorch's meta device and refused over :data:`MAX_FOLDER_PARAMETERS`,
 and each trigger input is capped at :data:`MAX_TRIGGER_ELEMENTS`. A config naming custom code (``auto_map``, which transformers
@@ -93,14 +93,20 @@ def _sub_configs(cfg: Any) -> list:
 
 def make_model(cfg: Any, trust: bool = False) -> Any:
     """``AutoModel.from_config`` with eager attention (and batched experts where the model has
-    them: the experts' default loop does not export); ``trust`` allows a config's custom code."""
+    them: the experts' default loop does not export); ``trust`` allows a config's custom code.
+    Weights are zeros, not random draws (:func:`hnn_tf.converters.pytorch.zero_random_init`):
+    the hash reads their shapes."""
     from transformers import AutoModel
 
+    from .pytorch import zero_random_init
+
     extra = {"trust_remote_code": True} if trust else {}
-    try:
-        return AutoModel.from_config(cfg, attn_implementation="eager", experts_implementation="batched_mm", **extra)
-    except TypeError:
-        return AutoModel.from_config(cfg, attn_implementation="eager", **extra)
+    with zero_random_init():
+        try:
+            return AutoModel.from_config(cfg, attn_implementation="eager", experts_implementation="batched_mm",
+                                         **extra)
+        except TypeError:
+            return AutoModel.from_config(cfg, attn_implementation="eager", **extra)
 
 
 def _check_size(cfg: Any, trust: bool, where: str) -> None:
@@ -122,7 +128,7 @@ def _check_size(cfg: Any, trust: bool, where: str) -> None:
     count = int(sum(p.numel() for p in model.parameters()))
     if count > MAX_FOLDER_PARAMETERS:
         raise ConversionError(f"the config describes a model of {count:,} parameters, over the cap of "
-                              f"{MAX_FOLDER_PARAMETERS:,} that hnn builds with random weights", path=where)
+                              f"{MAX_FOLDER_PARAMETERS:,} that hnn builds without its weights", path=where)
 
 
 def _image_size(cfg: Any) -> int:
@@ -431,7 +437,7 @@ def keyword_call(model: Any, names: list[str], fixed: dict) -> Any:
 
 
 def _runs(model: Any, kwargs: dict, fixed: dict) -> bool:
-    """True when ``model(**kwargs, **fixed)`` runs (``torch.no_grad``; random weights)."""
+    """True when ``model(**kwargs, **fixed)`` runs (``torch.no_grad``; zero weights)."""
     import torch
 
     try:

@@ -313,3 +313,43 @@ def test_a_model_the_torchscript_exporter_cannot_export_falls_back_to_dynamo():
     assert built.notes == "dynamo exporter"
     assert build_graph(proto, canonical=True).ops == ["Gemm", "RMSNormalization"]
     assert build_graph(to_onnx(RMSNormed().eval(), input_shape=(1, 16)), canonical=True).ops == ["Gemm", "RMSNormalization"]
+
+
+def test_zoo_models_are_built_with_zero_weights_and_the_same_graph():
+    """The PyTorch sources build inside ``zero_random_init``: every initialiser's random draw
+    (tensor methods and ``torch.nn.init`` functions, called by keyword or position) writes
+    zeros, constants an initialiser sets (LayerNorm's ones, an ``arange`` buffer) stay, the
+    mode ends with the block, and the traced graph is the one a randomly initialised model gives."""
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import export_module, zero_random_init
+    from hnn_tf.graph import build_graph
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3)
+            self.norm = nn.LayerNorm(8)
+            self.pos = nn.Parameter(torch.empty(1, 8))
+            nn.init.trunc_normal_(tensor=self.pos, std=0.02)
+            self.gate = nn.Parameter(torch.empty(8).uniform_(-1, 1))
+            self.register_buffer("index", torch.arange(8))
+
+        def forward(self, x):
+            y = self.conv(x).mean((2, 3)) + self.pos
+            return self.norm(y * self.gate)[:, self.index]
+
+    with zero_random_init():
+        zero = Block().eval()
+    random = Block().eval()
+    assert all(not p.any() for n, p in zero.named_parameters() if not n.startswith("norm."))
+    assert bool((zero.norm.weight == 1).all()) and zero.index.tolist() == list(range(8))
+    assert random.conv.weight.any() and random.pos.any() and random.gate.any()
+    args = (torch.zeros(1, 3, 16, 16),)
+    g_zero = build_graph(export_module(zero, args), canonical=True)
+    g_random = build_graph(export_module(random, args), canonical=True)
+    assert g_zero.to_dict() == g_random.to_dict()
+    # the timm source builds this way: no weight of a built model was drawn at random
+    model = get_source("timm").build(ZooEntry("resnet18", "resnet", "timm", "vision")).model
+    assert not any(m.weight.any() for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))

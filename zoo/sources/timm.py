@@ -10,6 +10,7 @@ zero image of the model's pretrained configuration's ``input_size``.
 
 from __future__ import annotations
 
+from hnn_tf.converters.pytorch import zero_random_init
 from hnn_tf.zoo.sources._torch import check_cap, parameter_count
 from hnn_tf.zoo.sources.base import Built, Source, TooLarge, ZooEntry, register_source
 
@@ -26,7 +27,8 @@ def model_families() -> dict[str, str]:
 
 
 def build_timm(name: str, max_params: int | None = None) -> Built:
-    """A timm model with random weights, ``fused_attn`` off, and its zero trigger image.
+    """A timm model with zero weights (:func:`hnn_tf.converters.pytorch.zero_random_init`), ``fused_attn``
+    off, and its zero trigger image.
 
     Args:
         name: a ``timm.list_models()`` name.
@@ -39,7 +41,8 @@ def build_timm(name: str, max_params: int | None = None) -> Built:
     import torch
 
     params = check_cap(lambda: timm.create_model(name, pretrained=False), max_params)
-    model = timm.create_model(name, pretrained=False).eval()
+    with zero_random_init():  # the hash reads shapes: no time spent drawing random weights
+        model = timm.create_model(name, pretrained=False).eval()
     if params is None:
         params = parameter_count(model)
         if max_params is not None and params > max_params:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 
+from hnn_tf.converters.pytorch import zero_random_init
 from hnn_tf.zoo.sources._torch import check_cap, leaves_module, parameter_count
 from hnn_tf.zoo.sources.base import Built, Source, TooLarge, ZooEntry, register_source
 
@@ -59,7 +60,7 @@ class TorchvisionSource(Source):
         return out
 
     def build(self, entry: ZooEntry, max_params: int | None = None) -> Built:
-        """The model with random weights and its zero trigger inputs.
+        """The model with zero weights (:func:`hnn_tf.converters.pytorch.zero_random_init`) and its zero trigger inputs.
 
         Raises:
             TooLarge: over ``max_params``.
@@ -74,7 +75,8 @@ class TorchvisionSource(Source):
         if entry.name in ("googlenet", "inception_v3"):
             kwargs["init_weights"] = False  # the slow truncated-normal initialisation: weights do not matter
         params = check_cap(lambda: builder(**kwargs), max_params)
-        model = builder(**kwargs).eval()
+        with zero_random_init():  # the hash reads shapes: no time spent drawing random weights
+            model = builder(**kwargs).eval()
         if params is None:
             params = parameter_count(model)
             if max_params is not None and params > max_params:

@@ -1,7 +1,7 @@
 """The ``transformers`` zoo source: the base model (``AutoModel``) of every model type, from its config.
 
 Family: the config's ``model_type``. Each model is built from its default configuration
-(``AutoConfig.for_model``) with random weights and eager attention; MoE models get
+(``AutoConfig.for_model``) with zero weights (no random draws) and eager attention; MoE models get
 ``experts_implementation="batched_mm"``. A configuration over the parameter cap is shrunk in
 steps until it fits, each step counted on the meta device: (1) at most 4 layers in every
 stack, with per-layer lists (``layer_types``, ``attention_window``) cut to match; (2) at most
@@ -144,7 +144,7 @@ def build_transformers(model_type: str, max_params: int | None = None) -> tuple[
 
 
 def build_from_config(cfg: Any, max_params: int | None = None, shrink: bool = True) -> tuple[Built, str]:
-    """The ``AutoModel`` of a config with random weights, wrapped to take its trigger inputs.
+    """The ``AutoModel`` of a config with zero weights, wrapped to take its trigger inputs.
 
     Args:
         cfg: a ``transformers.PretrainedConfig`` (changed in place when shrunk).
