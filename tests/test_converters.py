@@ -481,3 +481,59 @@ def test_register_new_framework(tmp_path, resnet18_proto):
     with pytest.raises(ConversionError):
         detect_framework(by_suffix)
 
+
+
+def test_torchscript_export_skips_only_the_whole_graph_shape_inference(monkeypatch):
+    """The TorchScript exporter's two whole-graph shape-inference passes only annotate
+    value_info: export_module skips them (and puts the pass back, also after a failed export),
+    and the canonical graph is the one the exporter gives with them (a transformer block
+    with a rotary-style chunk, whose operators the node-by-node inference chooses)."""
+    import io
+
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import export_module
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
+
+        def forward(self, x):
+            a, b = self.layer(x).chunk(2, dim=-1)
+            return torch.cat([-b, a], dim=-1) * x
+
+    calls = []
+    original = torch._C._jit_pass_onnx_graph_shape_type_inference
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch._C, "_jit_pass_onnx_graph_shape_type_inference", counted)
+    model, args = Block().eval(), (torch.zeros(1, 6, 32),)
+    skipped = build_graph(export_module(model, args), canonical=True)
+    assert calls == [] and torch._C._jit_pass_onnx_graph_shape_type_inference is counted
+    buf = io.BytesIO()
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # as export_module does: the fused op has no ONNX form
+    try:
+        with torch.no_grad():
+            torch.onnx.export(model, args, buf, dynamo=False, opset_version=17, do_constant_folding=False,
+                              training=torch.onnx.TrainingMode.PRESERVE)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    assert len(calls) == 2
+    full = build_graph(onnx.load_model_from_string(buf.getvalue()), canonical=True)
+    a, b = skipped.to_dict(), full.to_dict()
+    a.pop("names"), b.pop("names")
+    assert a == b and "Split" in skipped.ops
+
+    class Broken(nn.Module):
+        def forward(self, x):
+            raise RuntimeError("no forward")
+
+    with pytest.raises(ConversionError):
+        export_module(Broken(), args)
+    assert torch._C._jit_pass_onnx_graph_shape_type_inference is counted
