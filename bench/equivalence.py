@@ -60,6 +60,7 @@ def _sample(per_source: int, seed: int, sources) -> list[str]:
 
 def main() -> None:
     from hnn_tf._tf import quiet_native_output
+    from hnn_tf.converters.pytorch import library_init
     from hnn_tf.graph.recipes import get_recipe
     from hnn_tf.zoo.broad import select_entries
     from hnn_tf.zoo.sources import get_source
@@ -85,7 +86,8 @@ def main() -> None:
         try:
             with quiet_native_output(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                built = source.build(entry, MAX_PARAMS)
+                with library_init():  # the quantizers calibrate on the weights: the library's own draws
+                    built = source.build(entry, MAX_PARAMS)
                 proto = source.export(built, keep_weights=True)
                 base = recipe.build_base(proto, source=key)
         except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on

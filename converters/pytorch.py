@@ -36,6 +36,8 @@ torch is imported only inside the functions, so importing this module is cheap.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
 import operator
 import warnings
@@ -405,6 +407,27 @@ RANDOM_FILLS = frozenset({"normal_", "uniform_", "bernoulli_", "cauchy_", "expon
                           "xavier_uniform_", "xavier_normal_", "orthogonal_", "sparse_"})
 
 
+#: False inside :func:`library_init`: :func:`zero_random_init` then changes nothing.
+_ZERO_INIT = contextvars.ContextVar("hnn_zero_init", default=True)
+
+
+@contextlib.contextmanager
+def library_init():
+    """A context in which :func:`zero_random_init` is switched off: models are built with the
+    random weights their library draws. For what needs weight values, not only shapes: a
+    quantizer's calibration, or an export with its weights (with all-zero weights the
+    TorchScript exporter makes one initializer of equal ones, and two layers reading the same
+    input then look like one).
+
+    Source: ``contextvars`` (the switch is per thread and per task).
+    """
+    token = _ZERO_INIT.set(False)
+    try:
+        yield
+    finally:
+        _ZERO_INIT.reset(token)
+
+
 def zero_random_init() -> Any:
     """A context in which the in-place random fills of :data:`RANDOM_FILLS` write zeros instead.
 
@@ -418,11 +441,16 @@ def zero_random_init() -> Any:
     differently from one build to the next). Tensors created random (``torch.randn``) stay
     random.
 
+    Inside :func:`library_init` it does nothing.
+
     Returns:
-        a ``torch.overrides.TorchFunctionMode`` (enter it with ``with``).
+        a ``torch.overrides.TorchFunctionMode``, or a null context inside :func:`library_init`
+        (enter it with ``with``).
     Source: ``torch.overrides.TorchFunctionMode`` (PyTorch's documented hook on every torch
     function and tensor method).
     """
+    if not _ZERO_INIT.get():
+        return contextlib.nullcontext()
     import torch
     from torch.overrides import TorchFunctionMode
 

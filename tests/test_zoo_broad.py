@@ -353,3 +353,19 @@ def test_zoo_models_are_built_with_zero_weights_and_the_same_graph():
     # the timm source builds this way: no weight of a built model was drawn at random
     model = get_source("timm").build(ZooEntry("resnet18", "resnet", "timm", "vision")).model
     assert not any(m.weight.any() for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+
+
+def test_library_init_gives_the_librarys_random_weights_for_exports_that_keep_them():
+    """Inside ``library_init`` a zoo build draws its library's random weights (quantizers and
+    exports with weights need values); the zero-weight default comes back after the block."""
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import library_init
+
+    entry = ZooEntry("resnet18", "resnet", "timm", "vision")
+    with library_init():
+        drawn = get_source("timm").build(entry).model
+    zero = get_source("timm").build(entry).model
+    convs = [m.weight for m in drawn.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(w.any() for w in convs)
+    assert not any(m.weight.any() for m in zero.modules() if isinstance(m, nn.Conv2d))

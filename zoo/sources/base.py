@@ -142,7 +142,10 @@ class Source:
                 instead of the TorchScript one. Without it, the dynamo exporter is used where the
                 TorchScript one fails (:func:`hnn_tf.converters.pytorch.export_with_fallback`),
                 and ``built.notes`` says so.
-            keep_weights: keep the weights as initializers.
+            keep_weights: keep the weights as initializers. PyTorch sources build with zero
+                weights (:func:`hnn_tf.converters.pytorch.zero_random_init`); for an export whose
+                weights matter (a quantizer's input), build inside
+                :func:`hnn_tf.converters.pytorch.library_init`.
         Raises:
             hnn_tf.errors.ConversionError: the export failed (with both exporters).
         """
