@@ -489,6 +489,7 @@ def test_torchscript_export_skips_only_the_whole_graph_shape_inference(monkeypat
     and the canonical graph is the one the exporter gives with them (a transformer block
     with a rotary-style chunk, whose operators the node-by-node inference chooses)."""
     import io
+    import warnings
 
     import torch
     from torch import nn
@@ -519,7 +520,8 @@ def test_torchscript_export_skips_only_the_whole_graph_shape_inference(monkeypat
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)  # as export_module does: the fused op has no ONNX form
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's warnings, as export_module keeps them quiet
             torch.onnx.export(model, args, buf, dynamo=False, opset_version=17, do_constant_folding=False,
                               training=torch.onnx.TrainingMode.PRESERVE)
     finally:
