@@ -162,39 +162,35 @@ def exported_module_in_eval_mode(exported_program: Any) -> Any:
     return gm
 
 
-class _NoWholeGraphShapeInference:
+@contextlib.contextmanager
+def _no_whole_graph_shape_inference():
     """Skip the TorchScript exporter's two whole-graph shape-inference passes for one export.
 
     The exporter infers shapes twice: node by node while it converts (its symbolic functions
     read those shapes to choose ONNX operators, so that inference stays), and then twice over
     the whole converted graph (``torch._C._jit_pass_onnx_graph_shape_type_inference``), which
     only annotates the output's value_info and is discarded when it fails. hnn infers shapes
-    itself (:mod:`hnn_tf.graph.shapes`, :mod:`hnn_tf.graph.propagate`), so the two passes are skipped: exports take about a
-    fifth less time (127 zoo models: 234 s -> 183 s), and torchvision's mvit_v2_s, whose passes
-    each build a protobuf over 2 GiB before failing, exports in 6 s instead of 190 s. The
-    canonical graphs of those 127 models are identical with and without the passes
-    (docs/method.md "Exporter invariance").
+    itself (:mod:`hnn_tf.graph.shapes`, :mod:`hnn_tf.graph.propagate`), so the two passes are
+    skipped. On 127 zoo models exported both ways (in pairs, beside another job) exports took
+    183 s instead of 234 s and the canonical graphs are identical; torchvision's mvit_v2_s,
+    whose passes each build a protobuf over 2 GiB before failing, exports in 6 s instead of
+    190 s (docs/method.md "Exporter invariance").
 
     Source: ``torch/onnx/_internal/torchscript_exporter/utils.py`` (``_model_to_graph`` calls
     the pass through ``torch._C``; where this torch lacks it, nothing is changed).
     """
+    import torch
 
-    _NAME = "_jit_pass_onnx_graph_shape_type_inference"
-
-    def __enter__(self):
-        import torch
-
-        self._saved = getattr(torch._C, self._NAME, None)
-        if self._saved is not None:
-            setattr(torch._C, self._NAME, lambda *args, **kwargs: None)
-        return self
-
-    def __exit__(self, *exc):
-        import torch
-
-        if self._saved is not None:
-            setattr(torch._C, self._NAME, self._saved)
-        return False
+    name = "_jit_pass_onnx_graph_shape_type_inference"
+    saved = getattr(torch._C, name, None)
+    if saved is None:
+        yield
+        return
+    setattr(torch._C, name, lambda *args, **kwargs: None)
+    try:
+        yield
+    finally:
+        setattr(torch._C, name, saved)
 
 
 def export_module(
@@ -251,7 +247,7 @@ def export_module(
             module.eval()
         # nn.MultiheadAttention's inference fast path is one fused op no exporter knows
         torch.backends.mha.set_fastpath_enabled(False)
-        with warnings.catch_warnings(), torch.no_grad(), _NoWholeGraphShapeInference():
+        with warnings.catch_warnings(), torch.no_grad(), _no_whole_graph_shape_inference():
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 module,
@@ -431,8 +427,9 @@ def library_init():
 def zero_random_init() -> Any:
     """A context in which the in-place random fills of :data:`RANDOM_FILLS` write zeros instead.
 
-    Building a model with random weights spends most of its time drawing them (a 87 M
-    parameter ViT: 0.7 s of 0.8 s), and the hash reads only shapes. Inside this context a
+    Building a model with random weights spends much of its time drawing them (timm's 87 M
+    parameter ViT-B/16 builds in 0.74 s with its draws, 0.32 s without), and the hash reads
+    only shapes. Inside this context a
     model is built with every initialiser's draw replaced by ``zero_()``; what the
     initialiser does next (``erfinv_``, ``mul_``, ``clamp_`` of a truncated normal) runs on
     the zeros. Weights and buffers an initialiser sets to constants (``ones_``, ``arange``)
