@@ -19,9 +19,13 @@ their names (token ids and their masks, an image, audio). A patch-list encoder (
 NaFlex, Gemma 4) gets its patches and their positions; a model that reads embeddings
 (``inputs_embeds``, ``query_embeds``) gets (1, 16, hidden size). Where the main input has
 several usual shapes
-(audio: a spectrogram as (1, F, T) or (1, T, F), a waveform with or without a channel axis;
-video: with or without a frames axis), the model runs once (zero weights, no gradients) on
-each until one works, the historical shape first. The model is called with these as keywords and
+(audio: a spectrogram as (1, F, T) or (1, T, F), frames stacked as (1, T, 2F) or (1, T, 4F),
+a waveform with or without a channel axis; video: with or without a frames axis; an image or
+an image pair (1, 2, C, H, W); token ids as one row, or one row per codebook where the config
+has ``num_codebooks``), the model runs once (zero weights, no gradients) on each until one
+works, the historical shape first. A model that fails on its inputs alone and runs with
+another modality beside them (a video, a spectrogram, token ids, a cross-attending module's
+``encoder_hidden_states``) gets it. The model is called with these as keywords and
 ``use_cache=False`` where it takes it, and returns its tensors. Where the TorchScript exporter
 lacks an operator (``aten::expm1``, ``aten::diff``, in-place ``scatter``), the dynamo exporter
 is used instead.
@@ -132,12 +136,15 @@ def _check_size(cfg: Any, trust: bool, where: str) -> None:
 
 
 def _image_size(cfg: Any) -> int:
-    for c in [cfg, *_sub_configs(cfg)]:
-        size = getattr(c, "image_size", None)
-        if isinstance(size, (list, tuple)) and size:
-            size = size[0]
-        if isinstance(size, int) and size > 0:
-            return size
+    """The side of a trigger image: the config's (or a sub-config's) ``image_size``, else its
+    ``max_img_size`` (TVP pads frames to it), else 224."""
+    for name in ("image_size", "max_img_size"):
+        for c in [cfg, *_sub_configs(cfg)]:
+            size = getattr(c, name, None)
+            if isinstance(size, (list, tuple)) and size:
+                size = size[0]
+            if isinstance(size, int) and size > 0:
+                return size
     return 224
 
 
@@ -162,7 +169,9 @@ def _audio_candidates(main: str, cfg: Any) -> list:
 
     ``input_features`` (a spectrogram): (1, F, 3000) as Whisper reads it, then (1, 3000, F) as
     conformer encoders (Parakeet, LASR, Granite Speech) read it, for each feature size F the
-    config names (:data:`FEATURE_SIZE_NAMES`, then 80 and 128). ``input_values``: one second of
+    config names (:data:`FEATURE_SIZE_NAMES`, then 80 and 128), then (1, 3000, 2F) as
+    Wav2Vec2-BERT reads frames stacked in pairs and (1, 3000, 4F) as Granite Speech 5 reads its
+    delta-expanded frames stacked in pairs. ``input_values``: one second of
     16 kHz audio as (1, T), then (1, C, T) for codecs (EnCodec, Mimi, DAC; C = the config's
     ``audio_channels``, else 1), then a (1, frames, F) spectrogram for models that call theirs
     ``input_values`` (Audio Spectrogram Transformer; frames = the config's ``max_length``). A
@@ -175,12 +184,13 @@ def _audio_candidates(main: str, cfg: Any) -> list:
     if main == "input_features":
         sizes = list(dict.fromkeys([*sizes, 80, 128]))
         shapes = [(1, f, MEL_FRAMES) for f in sizes] + [(1, MEL_FRAMES, f) for f in sizes]
+        shapes += [(1, MEL_FRAMES, k * f) for k in (2, 4) for f in sizes]  # frames stacked in pairs (w2v-BERT)
     else:
         channels = (_config_ints(cfg, ("audio_channels",)) or [1])[0]
         frames = (_config_ints(cfg, ("max_length",)) or [1024])[0]
         shapes = [(1, AUDIO_SAMPLES), (1, channels, AUDIO_SAMPLES)] + [(1, frames, f) for f in sizes]
     out, refused = [], None
-    for shape in shapes:  # a shape the config makes too large is left out, not allocated
+    for shape in dict.fromkeys(shapes):  # each shape once (4 x 64 = 2 x 128)  # a shape the config makes too large is left out, not allocated
         try:
             out.append(_zeros(*shape))
         except ValueError as exc:
@@ -264,14 +274,17 @@ def _patch_list(cfg: Any, required: list[str]) -> tuple[list, dict]:
 
 def _series_candidates(cfg: Any) -> list:
     """Trigger tensors for a time-series model's ``past_values``: ``(1, L, C)`` then ``(1, L)``,
-    L = the config's ``context_length`` up to :data:`SERIES_LENGTH`, C = ``num_input_channels``
-    (else 1).
+    L = the config's ``context_length`` up to :data:`SERIES_LENGTH`, plus the longest of its
+    ``lags_sequence`` where it has one, C = ``num_input_channels`` (else 1).
 
     Raises:
         ValueError: over :data:`MAX_TRIGGER_ELEMENTS`.
     """
     length = min((_config_ints(cfg, ("context_length", "context_len", "max_context_length")) or [SERIES_LENGTH])[0],
                  SERIES_LENGTH)
+    lags = getattr(cfg, "lags_sequence", None)
+    if isinstance(lags, (list, tuple)) and lags and all(isinstance(x, int) for x in lags):
+        length += max(lags)  # lagged features read that far back (Time Series Transformer, Informer, Autoformer)
     channels = (_config_ints(cfg, ("num_input_channels", "input_size")) or [1])[0]
     return [_zeros(1, length, channels), _zeros(1, length)]
 
@@ -280,7 +293,8 @@ def _extra_input(name: str, cfg: Any, made: dict) -> Any:
     """A required input beyond the main one, made from its name: token ids (``*input_ids``),
     an all-ones mask (``*attention_mask``, ``*observed_mask``, ``*features_mask``: one per
     spectrogram frame), ``pixel_values`` (an image), ``input_values`` (one second of audio), zero
-    padding flags (``*_padding``) and a zero frequency class (``freq``, TimesFM); None for a
+    padding flags (``*_padding``), zero time features (``*time_features``: the config's
+    ``num_time_features`` per step) and a zero frequency class (``freq``, TimesFM); None for a
     name not in this list.
     """
     import torch
@@ -294,12 +308,22 @@ def _extra_input(name: str, cfg: Any, made: dict) -> Any:
         return _zeros(1, 3, size, size)
     if name == "input_values":
         return _zeros(1, AUDIO_SAMPLES)
+    patch = _config_ints(cfg, ("patch_size",))
+    if name == "target_sizes" and "pixel_values" in made and made["pixel_values"].dim() == 4 and patch:
+        side = made["pixel_values"].shape[-1] // patch[0]  # patches per side of the image (MiniCPM-V)
+        return torch.tensor([[side, side]], dtype=torch.int32)
+    width = _config_ints(cfg, ("encoder_hidden_size",))
+    if name == "encoder_hidden_states" and width:  # a cross-attending module alone (BLIP-2's Q-Former)
+        return _zeros(1, TEXT_TOKENS, width[0])
     if name.endswith("features_mask") and "input_features" in made:  # one flag per spectrogram frame
         return torch.ones(1, MEL_FRAMES, dtype=torch.long)
     series = made.get("past_values")
     if series is not None and (name.endswith("_padding") or name.endswith("observed_mask")):
         return torch.zeros(series.shape, dtype=torch.float32) if name.endswith("_padding") \
             else torch.ones(series.shape, dtype=torch.float32)
+    if series is not None and name.endswith("time_features"):  # (1, length, features): no calendar features
+        features = (_config_ints(cfg, ("num_time_features",)) or [0])[0]
+        return torch.zeros(1, series.shape[1], features)
     if series is not None and name == "freq":
         return torch.zeros(1, 1, dtype=torch.long)
     return None
@@ -373,6 +397,9 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
         out[main] = _zeros(1, TEXT_TOKENS, width[0])
     if main == "input_ids" or ("input_ids" in params and main not in params):
         out["input_ids"] = _extra_input("input_ids", cfg, out)
+        codebooks = _config_ints(cfg, ("num_codebooks",))
+        if main == "input_ids" and codebooks and codebooks[0] > 1:  # MusicGen: one row of codes per codebook
+            candidates = [out["input_ids"], torch.zeros(codebooks[0], TEXT_TOKENS, dtype=torch.long)]
         if "attention_mask" in params:
             out["attention_mask"] = _extra_input("attention_mask", cfg, out)
     dual = hasattr(model, "get_text_features") and hasattr(model, "get_image_features")  # CLIP-like
@@ -384,6 +411,8 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
         frames = _config_ints(cfg, ("num_frames",))
         if frames and main == "pixel_values":  # a video model reads (1, frames, C, H, W)
             candidates = [out["pixel_values"], _zeros(1, frames[0], channels, size, size)]
+        elif main == "pixel_values":  # or an image pair (keypoint matchers: EfficientLoFTR, LightGlue)
+            candidates = [out["pixel_values"], _zeros(1, 2, channels, size, size)]
     if main in ("input_ids", "pixel_values") or main in out:
         pass
     elif main in ("input_values", "input_features"):
@@ -448,16 +477,43 @@ def _runs(model: Any, kwargs: dict, fixed: dict) -> bool:
     return True
 
 
-def _other_modality(cfg: Any, forward: Any, kwargs: dict) -> dict:
-    """Inputs of the other usual modality that ``forward`` takes as optional and ``kwargs``
-    lacks (made by :func:`_extra_input`): token ids (with their mask) beside an image, an image
-    beside token ids."""
-    names: tuple[str, ...] = ()
-    if "input_ids" in forward and "input_ids" not in kwargs and "pixel_values" in kwargs:
-        names = ("input_ids", "attention_mask")
-    elif "pixel_values" in forward and "pixel_values" not in kwargs and "input_ids" in kwargs:
-        names = ("pixel_values",)
-    return {n: _extra_input(n, cfg, kwargs) for n in names if n in forward and n not in kwargs}
+def _other_modality(cfg: Any, forward: Any, kwargs: dict) -> list[dict]:
+    """Inputs of another usual modality that ``forward`` takes as optional and ``kwargs`` lacks,
+    one dict per way of making them: token ids (with their mask) beside an image or audio; beside
+    token ids, an image (:func:`_extra_input`), then a video (1, frames, C, H, W) where the config
+    names its frames (X-CLIP), a set of one image (IDEFICS), then each spectrogram of
+    :func:`_audio_candidates` (CLVP, CLAP); and for any model, a spectrogram's frame mask
+    (AudioFlamingo 3), an image's patch grid (MiniCPM-V) and the states a cross-attending module
+    reads (:func:`_extra_input`)."""
+    import torch
+
+    options: list[dict] = []
+    if "input_ids" in forward and "input_ids" not in kwargs and ("pixel_values" in kwargs or "input_features" in kwargs):
+        options.append({n: _extra_input(n, cfg, kwargs) for n in ("input_ids", "attention_mask") if n in forward})
+    elif "input_ids" in kwargs:
+        if "pixel_values" in forward and "pixel_values" not in kwargs:
+            image = _extra_input("pixel_values", cfg, kwargs)
+            options.append({"pixel_values": image})
+            frames = _config_ints(cfg, ("num_frames",))
+            if frames:
+                options.append({"pixel_values": _zeros(1, min(frames[0], VIDEO_FRAMES), *image.shape[1:])})
+            images = {"pixel_values": image[:, None]}  # a set of one image (IDEFICS), seen by every token
+            if "image_attention_mask" in forward:
+                images["image_attention_mask"] = torch.ones(1, TEXT_TOKENS, 1, dtype=torch.long)
+            options.append(images)
+        if "input_features" in forward and "input_features" not in kwargs:
+            try:
+                options += [{"input_features": t} for t in _audio_candidates("input_features", cfg)]
+            except ValueError:
+                pass
+    for name in ("input_features_mask", "target_sizes"):  # AudioFlamingo 3's frame mask, MiniCPM's patch grid
+        value = _extra_input(name, cfg, kwargs) if name in forward and name not in kwargs else None
+        if value is not None:
+            options.append({name: value})
+    states = _extra_input("encoder_hidden_states", cfg, kwargs)
+    if "encoder_hidden_states" in forward and "encoder_hidden_states" not in kwargs and states is not None:
+        options.append({"encoder_hidden_states": states})  # BLIP-2's Q-Former alone
+    return options
 
 
 def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
@@ -465,10 +521,9 @@ def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
 
     Where :func:`_trigger` gives several shapes for the main input, ``model`` runs on each
     (``torch.no_grad``) and the first it runs on is kept; when none runs, the first is kept and
-    the export reports the model's error. A model whose forward also takes the other usual
-    modality as an optional input (an image beside token ids, or token ids beside an image)
-    runs once on its inputs; where it fails there and runs with the other modality added,
-    that is kept.
+    the export reports the model's error. A model whose forward also takes another usual
+    modality as an optional input (:func:`_other_modality`) runs once on its inputs; where it
+    fails there, the first way of adding the other modality that it runs with is kept.
 
     Returns:
         (module, args, task): ``module(*args)`` calls ``model`` with the inputs as keywords;
@@ -489,9 +544,11 @@ def model_inputs(model: Any, cfg: Any) -> tuple[Any, tuple, str]:
         if _runs(model, {**kwargs, main: candidate}, fixed):
             kwargs[main], ran = candidate, True
             break
-    other = {} if ran else _other_modality(cfg, forward, kwargs)
-    if other and not _runs(model, kwargs, fixed) and _runs(model, {**kwargs, **other}, fixed):
-        kwargs.update(other)  # a multimodal model that needs both (ViLT, SAM 3, Kosmos-2)
+    options = [] if ran else _other_modality(cfg, forward, kwargs)
+    if options and not _runs(model, kwargs, fixed):
+        # a multimodal model that needs both (ViLT, SAM 3, Kosmos-2, CLVP, X-CLIP): the first that runs
+        other = next((o for o in options if _runs(model, {**kwargs, **o}, fixed)), {})
+        kwargs.update(other)
     modalities = {"input_ids": "text", "pixel_values": "vision", "input_values": "audio", "input_features": "audio",
                   "hidden_states": "vision", "pixel_values_videos": "vision", "past_values": "time series",
                   "inputs_embeds": "text"}

@@ -270,3 +270,123 @@ def test_a_model_that_needs_its_optional_second_modality_gets_it():
     optional.needs = False
     _, args, task = model_inputs(optional, cfg)
     assert task == "text" and [tuple(a.shape) for a in args] == [(1, 16), (1, 16)]
+
+
+def test_other_modality_tries_video_audio_and_cross_attention_states():
+    """A model that fails on its main input alone gets the first other input it runs with
+    (converters/transformers_hf.py ``_other_modality``): a video beside token ids (X-CLIP), a
+    spectrogram beside token ids (CLVP), the states a cross-attending module reads (BLIP-2's
+    Q-Former)."""
+    import torch
+
+    from hnn_tf.converters.transformers_hf import MEL_FRAMES, TEXT_TOKENS, model_inputs
+
+    class NeedsVideo(torch.nn.Module):
+        main_input_name = "input_ids"
+
+        def forward(self, input_ids, attention_mask=None, pixel_values=None):
+            if pixel_values is None or pixel_values.dim() != 5:
+                raise ValueError("a video, please")
+            return input_ids.float().mean() + pixel_values.mean()
+
+    _, args, task = model_inputs(NeedsVideo(), transformers.PretrainedConfig(image_size=32, num_frames=8))
+    assert task == "multimodal" and [tuple(a.shape) for a in args] == [(1, 16), (1, 16), (1, 8, 3, 32, 32)]
+
+    class NeedsSpeech(torch.nn.Module):
+        main_input_name = "input_ids"
+
+        def forward(self, input_ids, attention_mask=None, input_features=None):
+            return input_ids.float().mean() + input_features.mean()
+
+    _, args, task = model_inputs(NeedsSpeech(), transformers.PretrainedConfig(num_mel_bins=40))
+    assert task == "multimodal" and tuple(args[-1].shape) == (1, 40, MEL_FRAMES)
+
+    class CrossAttends(torch.nn.Module):
+        main_input_name = "inputs_embeds"
+
+        def forward(self, inputs_embeds, encoder_hidden_states=None):
+            return inputs_embeds.sum() + encoder_hidden_states.sum()
+
+    _, args, _ = model_inputs(CrossAttends(), transformers.PretrainedConfig(hidden_size=24, encoder_hidden_size=12))
+    assert [tuple(a.shape) for a in args] == [(1, TEXT_TOKENS, 24), (1, TEXT_TOKENS, 12)]
+
+
+def test_codebook_tokens_stacked_frames_and_lagged_series():
+    """Trigger shapes beyond the usual ones, each tried only where the usual one fails or the
+    config asks for it: one row of token ids per codebook (MusicGen), spectrogram frames stacked
+    in pairs (Wav2Vec2-BERT, 2F) and delta-expanded (Granite Speech 5, 4F), and a series long
+    enough for its lags, with its time features (Time Series Transformer)."""
+    import torch
+
+    from hnn_tf.converters.transformers_hf import MEL_FRAMES, TEXT_TOKENS, model_inputs
+
+    class Codebooks(torch.nn.Module):
+        main_input_name = "input_ids"
+
+        def forward(self, input_ids, attention_mask=None):
+            return input_ids.reshape(-1, 4, input_ids.shape[-1]).float().mean()  # fails on one row
+
+    _, args, _ = model_inputs(Codebooks(), transformers.PretrainedConfig(num_codebooks=4))
+    assert tuple(args[0].shape) == (4, TEXT_TOKENS)
+
+    for k in (2, 4):
+        class Stacked(torch.nn.Module):
+            main_input_name = "input_features"
+
+            def __init__(self, width):
+                super().__init__()
+                self.proj = torch.nn.Linear(width, 8)
+
+            def forward(self, input_features):
+                return self.proj(input_features)
+
+        _, args, _ = model_inputs(Stacked(k * 80), transformers.PretrainedConfig(num_mel_bins=80))
+        assert tuple(args[0].shape) == (1, MEL_FRAMES, k * 80)
+
+    cfg = transformers.TimeSeriesTransformerConfig(prediction_length=4, context_length=8, lags_sequence=[1, 2, 5],
+                                                   num_time_features=2, d_model=16, encoder_layers=1,
+                                                   decoder_layers=1, encoder_attention_heads=2,
+                                                   decoder_attention_heads=2, encoder_ffn_dim=16, decoder_ffn_dim=16)
+    model = transformers.TimeSeriesTransformerModel(cfg).eval()
+    module, args, task = model_inputs(model, cfg)
+    assert task == "time series" and tuple(args[0].shape)[:2] == (1, 8 + 5)
+    assert (1, 8 + 5, 2) in [tuple(a.shape) for a in args]
+    module(*args)  # runs on them
+
+
+def test_optional_inputs_a_model_needs_are_made_by_name():
+    """Optional inputs a model fails without are added by name, one way at a time
+    (converters/transformers_hf.py ``_other_modality``): a spectrogram's frame mask
+    (AudioFlamingo 3), an image's patch grid (MiniCPM-V), a set of one image with its attention
+    mask (IDEFICS); a config without ``image_size`` gets images of its ``max_img_size`` (TVP)."""
+    import torch
+
+    from hnn_tf.converters.transformers_hf import MEL_FRAMES, TEXT_TOKENS, model_inputs
+
+    class Masked(torch.nn.Module):
+        main_input_name = "input_features"
+
+        def forward(self, input_features, input_features_mask=None):
+            return input_features.sum(1) * input_features_mask
+
+    _, args, _ = model_inputs(Masked(), transformers.PretrainedConfig(num_mel_bins=80))
+    assert [tuple(a.shape) for a in args] == [(1, 80, MEL_FRAMES), (1, MEL_FRAMES)]
+
+    class Grid(torch.nn.Module):
+        main_input_name = "pixel_values"
+
+        def forward(self, pixel_values, target_sizes=None):
+            return pixel_values.mean() * target_sizes.prod()
+
+    _, args, _ = model_inputs(Grid(), transformers.PretrainedConfig(image_size=56, patch_size=14))
+    assert [tuple(a.shape) for a in args] == [(1, 3, 56, 56), (1, 2)] and args[1].tolist() == [[4, 4]]
+
+    class ImageSet(torch.nn.Module):
+        main_input_name = "input_ids"
+
+        def forward(self, input_ids, attention_mask=None, pixel_values=None, image_attention_mask=None):
+            batch, images, channels, height, width = pixel_values.shape
+            return input_ids.float().mean() + image_attention_mask.sum() + pixel_values.mean()
+
+    _, args, _ = model_inputs(ImageSet(), transformers.PretrainedConfig(max_img_size=64))
+    assert [tuple(a.shape) for a in args] == [(1, 16), (1, 16), (1, 1, 3, 64, 64), (1, TEXT_TOKENS, 1)]
