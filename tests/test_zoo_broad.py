@@ -369,3 +369,85 @@ def test_library_init_gives_the_librarys_random_weights_for_exports_that_keep_th
     convs = [m.weight for m in drawn.modules() if isinstance(m, nn.Conv2d)]
     assert convs and all(w.any() for w in convs)
     assert not any(m.weight.any() for m in zero.modules() if isinstance(m, nn.Conv2d))
+
+
+def test_transformers_default_configs_are_filled_and_fixed():
+    """Sizes a default config leaves None are filled from the others, and every documented fix
+    (``CONFIG_FIXES``, ``INHERIT_SUB_CONFIG``) applies to its model type's default config as the
+    installed transformers ships it (zoo/sources/transformers.py)."""
+    transformers = pytest.importorskip("transformers")
+    from hnn_tf.zoo.sources.transformers import (CONFIG_FIXES, INHERIT_SUB_CONFIG, PREDICTION_LENGTH, _apply_fixes,
+                                                 _fill_defaults)
+
+    cfg = transformers.HunYuanDenseV1Config()
+    assert cfg.head_dim is None
+    _fill_defaults(cfg)
+    assert cfg.head_dim == cfg.hidden_size // cfg.num_attention_heads
+    cfg = transformers.TimeSeriesTransformerConfig()
+    _fill_defaults(cfg)
+    assert cfg.prediction_length == cfg.context_length == PREDICTION_LENGTH
+    transformers.logging.set_verbosity_error()
+    for model_type in sorted({*CONFIG_FIXES, *INHERIT_SUB_CONFIG}):
+        cfg = transformers.AutoConfig.for_model(model_type)
+        done = _apply_fixes(model_type, cfg)
+        assert len(done) == len(CONFIG_FIXES.get(model_type, {})) + (model_type in INHERIT_SUB_CONFIG)
+    cfg = transformers.AutoConfig.for_model("musicgen")
+    _apply_fixes("musicgen", cfg)
+    assert cfg.num_codebooks == cfg.decoder.num_codebooks
+
+
+def test_transformers_fills_apply_only_where_the_default_config_fails():
+    """A default config that builds as shipped keeps the library's own fallback for a None size
+    (EmbeddingGemma's head size is 256, not width / heads); one that fails without the fill
+    (HunYuan's head size) gets it (zoo/sources/transformers.py ``build_transformers``)."""
+    pytest.importorskip("transformers")
+    from hnn_tf.zoo.sources.transformers import build_transformers
+
+    built, _ = build_transformers("embedding_gemma2_text", 100_000_000)
+    model = built.model.inner
+    heads = {m.head_dim for m in model.modules() if isinstance(getattr(m, "head_dim", None), int)}
+    assert heads == {256} != {model.config.hidden_size // vars(model.config)["num_attention_heads"]}
+    built, _ = build_transformers("hunyuan_v1_dense", 100_000_000)
+    cfg = built.model.inner.config
+    assert cfg.head_dim == cfg.hidden_size // cfg.num_attention_heads
+
+
+def test_transformers_width_shrink_keeps_mixers_and_towers_in_step():
+    """The width shrink keeps a Mamba-2 mixer's heads x head size = expand x hidden (Bamba,
+    Zamba2), a Q-Former reading its vision tower's width (BLIP-2), per-layer FFN sizes under the
+    cap (Gemma 3n), and Gemma 3n's cache-sharing layers fewer than its layers."""
+    transformers = pytest.importorskip("transformers")
+    from hnn_tf.zoo.sources.transformers import _shrink
+
+    cfg = transformers.BambaConfig()
+    _shrink(cfg, 3)
+    assert cfg.hidden_size < 4096 and cfg.mamba_n_heads * cfg.mamba_d_head == cfg.mamba_expand * cfg.hidden_size
+    cfg = transformers.Zamba2Config()
+    _shrink(cfg, 3)
+    assert cfg.n_mamba_heads * cfg.mamba_headdim == cfg.mamba_expand * cfg.hidden_size
+    assert cfg.attention_hidden_size == 2 * cfg.hidden_size
+    assert cfg.attention_head_dim * cfg.num_attention_heads == cfg.attention_hidden_size
+    cfg = transformers.Blip2Config()
+    _shrink(cfg, 3)
+    assert cfg.qformer_config.encoder_hidden_size == cfg.vision_config.hidden_size < 1408
+    cfg = transformers.Gemma3nTextConfig()
+    for step in (1, 2, 3):
+        _shrink(cfg, step)
+    assert 0 < cfg.num_kv_shared_layers < cfg.num_hidden_layers == 4
+    assert max(cfg.intermediate_size) <= 2 * cfg.hidden_size
+
+
+@pytest.mark.parametrize("model_type", ["hunyuan_v1_dense", "bamba", "glm4v_text", "musicgen", "time_series_transformer",
+                                        "blip_2_qformer"])
+def test_transformers_defaults_that_did_not_build_now_run(model_type):
+    """Model types whose default config did not build or run before the fills, fixes and
+    trigger shapes above build under the cap and run on their trigger inputs."""
+    pytest.importorskip("transformers")
+    import torch
+
+    from hnn_tf.zoo.sources.transformers import build_transformers
+
+    built, _ = build_transformers(model_type, 100_000_000)
+    assert built.params <= 100_000_000
+    with torch.no_grad():
+        assert built.model(*built.args)
