@@ -20,9 +20,8 @@ NaFlex, Gemma 4) gets its patches and their positions; a model that reads embedd
 (``inputs_embeds``, ``query_embeds``) gets (1, 16, hidden size). Where the main input has
 several usual shapes
 (audio: a spectrogram as (1, F, T) or (1, T, F), frames stacked as (1, T, 2F) or (1, T, 4F),
-a waveform with or without a channel axis; video: with or without a frames axis; an image or
-an image pair (1, 2, C, H, W); token ids as one row, or one row per codebook where the config
-has ``num_codebooks``), the model runs once (zero weights, no gradients) on each until one
+a waveform with or without a channel axis; video: with or without a frames axis; token ids
+as one row, or one row per codebook where the config has ``num_codebooks``), the model runs once (zero weights, no gradients) on each until one
 works, the historical shape first. A model that fails on its inputs alone and runs with
 another modality beside them (a video, a spectrogram, token ids, a cross-attending module's
 ``encoder_hidden_states``) gets it. The model is called with these as keywords and
@@ -411,8 +410,6 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
         frames = _config_ints(cfg, ("num_frames",))
         if frames and main == "pixel_values":  # a video model reads (1, frames, C, H, W)
             candidates = [out["pixel_values"], _zeros(1, frames[0], channels, size, size)]
-        elif main == "pixel_values":  # or an image pair (keypoint matchers: EfficientLoFTR, LightGlue)
-            candidates = [out["pixel_values"], _zeros(1, 2, channels, size, size)]
     if main in ("input_ids", "pixel_values") or main in out:
         pass
     elif main in ("input_values", "input_features"):
