@@ -307,12 +307,12 @@ def _extra_input(name: str, cfg: Any, made: dict) -> Any:
         return _zeros(1, 3, size, size)
     if name == "input_values":
         return _zeros(1, AUDIO_SAMPLES)
-    patch = _config_ints(cfg, ("patch_size",))
-    if name == "target_sizes" and "pixel_values" in made and made["pixel_values"].dim() == 4 and patch:
+    patch = _config_ints(cfg, ("patch_size",)) if name == "target_sizes" else []
+    if patch and "pixel_values" in made and made["pixel_values"].dim() == 4:
         side = made["pixel_values"].shape[-1] // patch[0]  # patches per side of the image (MiniCPM-V)
         return torch.tensor([[side, side]], dtype=torch.int32)
-    width = _config_ints(cfg, ("encoder_hidden_size",))
-    if name == "encoder_hidden_states" and width:  # a cross-attending module alone (BLIP-2's Q-Former)
+    width = _config_ints(cfg, ("encoder_hidden_size",)) if name == "encoder_hidden_states" else []
+    if width:  # a cross-attending module alone (BLIP-2's Q-Former)
         return _zeros(1, TEXT_TOKENS, width[0])
     if name.endswith("features_mask") and "input_features" in made:  # one flag per spectrogram frame
         return torch.ones(1, MEL_FRAMES, dtype=torch.long)
@@ -503,13 +503,11 @@ def _other_modality(cfg: Any, forward: Any, kwargs: dict) -> list[dict]:
                 options += [{"input_features": t} for t in _audio_candidates("input_features", cfg)]
             except ValueError:
                 pass
-    for name in ("input_features_mask", "target_sizes"):  # AudioFlamingo 3's frame mask, MiniCPM's patch grid
+    # AudioFlamingo 3's frame mask, MiniCPM's patch grid, BLIP-2's Q-Former alone
+    for name in ("input_features_mask", "target_sizes", "encoder_hidden_states"):
         value = _extra_input(name, cfg, kwargs) if name in forward and name not in kwargs else None
         if value is not None:
             options.append({name: value})
-    states = _extra_input("encoder_hidden_states", cfg, kwargs)
-    if "encoder_hidden_states" in forward and "encoder_hidden_states" not in kwargs and states is not None:
-        options.append({"encoder_hidden_states": states})  # BLIP-2's Q-Former alone
     return options
 
 

@@ -120,6 +120,11 @@ def _get(cfg: Any, name: str):
         return None
 
 
+def _first_int(cfg: Any, names: tuple[str, ...]) -> int | None:
+    """The first positive int among ``names`` on ``cfg``, or None."""
+    return next((v for v in (_get(cfg, n) for n in names) if isinstance(v, int) and v > 0), None)
+
+
 def _set(cfg: Any, name: str, value: Any) -> bool:
     try:
         setattr(cfg, name, value)
@@ -138,7 +143,7 @@ def _set_min(cfg: Any, name: str, value: int) -> bool:
 def _shrink_width(cfg: Any) -> None:
     """At most 4 attention heads of the config's own head size (hidden = heads x head size), FFN
     twice the hidden size, vocabulary 1,000: keeps head_dim and rotary sizes consistent."""
-    heads = next((v for v in (_get(cfg, n) for n in _HEADS) if isinstance(v, int) and v > 0), None)
+    heads = _first_int(cfg, _HEADS)
     hidden_name = next((n for n in _HIDDEN if isinstance(_get(cfg, n), int)), None)
     if heads is None or hidden_name is None:
         return
@@ -250,8 +255,8 @@ def _fill_defaults(cfg: Any) -> None:
     ``context_length`` or :data:`PREDICTION_LENGTH`."""
     for sub in _sub_configs(cfg):
         _fill_defaults(sub)
-    heads = next((v for v in (_get(cfg, n) for n in _HEADS) if isinstance(v, int) and v > 0), None)
-    hidden = next((v for v in (_get(cfg, n) for n in _HIDDEN) if isinstance(v, int) and v > 0), None)
+    heads = _first_int(cfg, _HEADS)
+    hidden = _first_int(cfg, _HIDDEN)
     if heads and hidden and "head_dim" in vars(cfg) and _get(cfg, "head_dim") is None:
         _set(cfg, "head_dim", hidden // heads)
     if heads and "num_key_value_heads" in vars(cfg) and _get(cfg, "num_key_value_heads") is None:
