@@ -322,7 +322,7 @@ def _extra_input(name: str, cfg: Any, made: dict) -> Any:
             else torch.ones(series.shape, dtype=torch.float32)
     if series is not None and name.endswith("time_features"):  # (1, length, features): no calendar features
         features = (_config_ints(cfg, ("num_time_features",)) or [0])[0]
-        return torch.zeros(1, series.shape[1], features)
+        return _zeros(1, series.shape[1], features) if features else torch.zeros(1, series.shape[1], 0)
     if series is not None and name == "freq":
         return torch.zeros(1, 1, dtype=torch.long)
     return None
@@ -398,7 +398,7 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
         out["input_ids"] = _extra_input("input_ids", cfg, out)
         codebooks = _config_ints(cfg, ("num_codebooks",))
         if main == "input_ids" and codebooks and codebooks[0] > 1:  # MusicGen: one row of codes per codebook
-            candidates = [out["input_ids"], torch.zeros(codebooks[0], TEXT_TOKENS, dtype=torch.long)]
+            candidates = [out["input_ids"], _zeros(codebooks[0], TEXT_TOKENS, dtype=torch.long)]
         if "attention_mask" in params:
             out["attention_mask"] = _extra_input("attention_mask", cfg, out)
     dual = hasattr(model, "get_text_features") and hasattr(model, "get_image_features")  # CLIP-like

@@ -390,3 +390,23 @@ def test_optional_inputs_a_model_needs_are_made_by_name():
 
     _, args, _ = model_inputs(ImageSet(), transformers.PretrainedConfig(max_img_size=64))
     assert [tuple(a.shape) for a in args] == [(1, 16), (1, 16), (1, 1, 3, 64, 64), (1, TEXT_TOKENS, 1)]
+
+
+def test_codebook_and_time_feature_sizes_from_a_config_are_capped():
+    """A hostile config's ``num_codebooks`` or ``num_time_features`` cannot make a trigger tensor
+    over MAX_TRIGGER_ELEMENTS: the input is refused before anything is allocated."""
+    import torch
+
+    from hnn_tf.converters.transformers_hf import _extra_input, model_inputs
+
+    class Tokens(torch.nn.Module):
+        main_input_name = "input_ids"
+
+        def forward(self, input_ids, attention_mask=None):
+            return input_ids.float().mean()
+
+    with pytest.raises(ValueError, match="trigger input"):
+        model_inputs(Tokens(), transformers.PretrainedConfig(num_codebooks=10 ** 9))
+    series = {"past_values": torch.zeros(1, 32)}
+    with pytest.raises(ValueError, match="trigger input"):
+        _extra_input("past_time_features", transformers.PretrainedConfig(num_time_features=10 ** 9), series)
