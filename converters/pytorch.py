@@ -193,6 +193,74 @@ def _no_whole_graph_shape_inference():
         setattr(torch._C, name, saved)
 
 
+def _solve_triangular_symbolic(g: Any, a: Any, b: Any, upper: Any, left: Any, unitriangular: Any) -> Any:
+    """TorchScript symbolic of ``aten::linalg_solve_triangular``: see :data:`WRITTEN_AS_MATMUL`."""
+    from torch.onnx import symbolic_helper
+
+    return g.op("MatMul", a, b) if symbolic_helper._maybe_get_const(left, "b") else g.op("MatMul", b, a)
+
+
+def _solve_triangular_translation(a: Any, b: Any, upper: bool = False, left: bool = True,
+                                  unitriangular: bool = False) -> Any:
+    """Dynamo translation of ``aten.linalg_solve_triangular``: see :data:`WRITTEN_AS_MATMUL`."""
+    from onnxscript import opset18 as op
+
+    return op.MatMul(a, b) if left else op.MatMul(b, a)
+
+
+#: Operators neither exporter writes as one ONNX op, written as the ``MatMul`` of their operands
+#: (``A @ B``, or ``B @ A`` for ``left=False``): ONNX has no triangular solve. The TorchScript
+#: exporter lacks ``aten::linalg_solve_triangular`` (the chunked gated delta rule of Qwen3-Next,
+#: Qwen3.5, OLMo-Hybrid and their kin) and the dynamo one decomposes it into a loop unrolled over
+#: the 64 rows of each chunk: about 2,000 of the 2,200 layers of a 4-layer Qwen3.5 graph, and 35 s
+#: of export. As one MatMul the solve is one layer, of the output shape of the solve and of the
+#: cost of the product (2·n²·k FLOPs for an n×n matrix and n×k right side; a substitution costs
+#: half of that). docs/method.md "Exporter invariance".
+WRITTEN_AS_MATMUL = {"aten::linalg_solve_triangular": (_solve_triangular_symbolic, _solve_triangular_translation)}
+
+
+@contextlib.contextmanager
+def _missing_symbolics(opset: int):
+    """Register the TorchScript symbolics of :data:`WRITTEN_AS_MATMUL` for one export, where the
+    exporter has none, and remove them afterwards (a caller's own registration is left alone).
+
+    Source: ``torch.onnx.register_custom_op_symbolic`` / ``unregister_custom_op_symbolic``.
+    """
+    import torch
+
+    try:
+        from torch.onnx._internal.torchscript_exporter.registration import registry
+    except ImportError:  # pragma: no cover - another torch layout: register nothing
+        yield
+        return
+    added = []
+    for name, (symbolic, _) in WRITTEN_AS_MATMUL.items():
+        if not registry.is_registered_op(name, opset):
+            torch.onnx.register_custom_op_symbolic(name, symbolic, 9)
+            added.append(name)
+    try:
+        yield
+    finally:
+        for name in added:
+            torch.onnx.unregister_custom_op_symbolic(name, 9)
+            group = registry.get_function_group(name)
+            if group is not None and not getattr(group, "_functions", True):
+                # an empty group is not "no symbolic": the exporter would fail on min() of nothing
+                registry._registry.pop(name, None)
+
+
+def _translation_table() -> dict:
+    """The dynamo exporter's ``custom_translation_table`` for :data:`WRITTEN_AS_MATMUL`."""
+    import torch
+
+    table = {}
+    for name, (_, translation) in WRITTEN_AS_MATMUL.items():
+        overload = getattr(getattr(torch.ops.aten, name.split("::")[1], None), "default", None)
+        if overload is not None:
+            table[overload] = translation
+    return table
+
+
 def export_module(
     module: Any,
     args: tuple,
@@ -247,7 +315,8 @@ def export_module(
             module.eval()
         # nn.MultiheadAttention's inference fast path is one fused op no exporter knows
         torch.backends.mha.set_fastpath_enabled(False)
-        with warnings.catch_warnings(), torch.no_grad(), _no_whole_graph_shape_inference():
+        with warnings.catch_warnings(), torch.no_grad(), _no_whole_graph_shape_inference(), \
+                _missing_symbolics(int(opset)):
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 module,
@@ -331,7 +400,8 @@ def _export_dynamo(module: Any, args: tuple, kwargs: dict | None, opset: int, wh
             warnings.simplefilter("ignore")
             program = torch.onnx.export(module, tuple(args), kwargs=kwargs or None, dynamo=True,
                                         opset_version=max(int(opset), 18), export_params=keep_weights,
-                                        optimize=False, verbose=False)
+                                        optimize=False, verbose=False,
+                                        custom_translation_table=_translation_table())
             optimize_dynamo_program(program)
         return program.model_proto
     except Exception as exc:  # noqa: BLE001 - torch.export and onnxscript raise many types

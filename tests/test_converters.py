@@ -539,3 +539,37 @@ def test_torchscript_export_skips_only_the_whole_graph_shape_inference(monkeypat
     with pytest.raises(ConversionError):
         export_module(Broken(), args)
     assert torch._C._jit_pass_onnx_graph_shape_type_inference is counted
+
+
+def test_triangular_solve_is_one_matmul_in_both_exporters_and_the_symbolic_is_removed_afterwards():
+    """ONNX has no triangular solve; both exporters write ``torch.linalg.solve_triangular`` as the
+    MatMul of its operands (``B @ A`` for ``left=False``): one layer of the solve's output shape, and
+    one canonical graph from both exporters (converters/pytorch.py ``WRITTEN_AS_MATMUL``). The
+    TorchScript symbolic is registered for the export only."""
+    import torch
+    from torch import nn
+    from torch.onnx._internal.torchscript_exporter.registration import registry
+
+    from hnn_tf.converters.pytorch import export_module
+
+    class Solve(nn.Module):
+        def forward(self, a, b, c):
+            x = torch.linalg.solve_triangular(a, b, upper=False, unitriangular=True)
+            y = torch.linalg.solve_triangular(a, c, upper=False, left=False)
+            return torch.relu(x), y * 2
+
+    args = (torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 5), torch.zeros(1, 2, 3, 8))
+    graphs = []
+    for dynamo in (False, True):
+        proto = export_module(Solve(), args, dynamo=dynamo)
+        matmuls = [n for n in proto.graph.node if n.op_type == "MatMul"]
+        assert len(matmuls) == 2, [n.op_type for n in proto.graph.node]
+        graphs.append(build_graph(proto, canonical=True).to_dict())
+        graphs[-1].pop("names")
+    assert graphs[0] == graphs[1]
+    assert graphs[0]["ops"].count("MatMul") == 2
+    assert not registry.is_registered_op("aten::linalg_solve_triangular", 17)
+    import io
+
+    with pytest.raises(Exception, match="linalg_solve_triangular"):
+        torch.onnx.export(Solve(), args, io.BytesIO(), dynamo=False, opset_version=17)
