@@ -134,17 +134,21 @@ def _check_size(cfg: Any, trust: bool, where: str) -> None:
                               f"{MAX_FOLDER_PARAMETERS:,} that hnn builds without its weights", path=where)
 
 
-def _image_size(cfg: Any) -> int:
-    """The side of a trigger image: the config's (or a sub-config's) ``image_size``, else its
-    ``max_img_size`` (TVP pads frames to it), else 224."""
+def _image_hw(cfg: Any) -> tuple[int, int]:
+    """(height, width) of a trigger image: the config's (or a sub-config's) ``image_size`` (an int,
+    or a [height, width] pair: MGP-STR reads 32x128 text lines), else its ``max_img_size`` (TVP
+    pads frames to it), else 224x224."""
     for name in ("image_size", "max_img_size"):
         for c in [cfg, *_sub_configs(cfg)]:
             size = getattr(c, name, None)
             if isinstance(size, (list, tuple)) and size:
-                size = size[0]
+                pair = [v for v in size[:2] if isinstance(v, int) and v > 0]
+                size = tuple(pair) if len(pair) == 2 else pair[0] if pair else None
             if isinstance(size, int) and size > 0:
+                return size, size
+            if isinstance(size, tuple):
                 return size
-    return 224
+    return 224, 224
 
 
 #: Config attributes that give the feature size of an audio model's spectrogram input.
@@ -303,8 +307,7 @@ def _extra_input(name: str, cfg: Any, made: dict) -> Any:
     if name.endswith("attention_mask"):
         return torch.ones(1, TEXT_TOKENS, dtype=torch.long)
     if name == "pixel_values":
-        size = _image_size(cfg)
-        return _zeros(1, 3, size, size)
+        return _zeros(1, 3, *_image_hw(cfg))
     if name == "input_values":
         return _zeros(1, AUDIO_SAMPLES)
     patch = _config_ints(cfg, ("patch_size",)) if name == "target_sizes" else []
@@ -382,10 +385,9 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
             fixed["merge_sizes"] = torch.tensor([2])
         required = [n for n in required if n not in fixed]
     elif main == "pixel_values_videos":  # a video: (1, frames, C, H, W)
-        size = _image_size(cfg)
         frames = min((_config_ints(cfg, ("num_frames", "frames_per_clip")) or [VIDEO_FRAMES])[0], VIDEO_FRAMES)
         channels = (_config_ints(cfg, ("num_channels", "in_chans")) or [3])[0]
-        out[main] = _zeros(1, frames, channels, size, size)
+        out[main] = _zeros(1, frames, channels, *_image_hw(cfg))
     elif main == "past_values":
         candidates = _series_candidates(cfg)
         out[main] = candidates[0]
@@ -403,13 +405,13 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
             out["attention_mask"] = _extra_input("attention_mask", cfg, out)
     dual = hasattr(model, "get_text_features") and hasattr(model, "get_image_features")  # CLIP-like
     if (main == "pixel_values" and not grid and not patch_list) or (dual and "pixel_values" in params):
-        size = _image_size(cfg)
+        size = _image_hw(cfg)
         channels = getattr(cfg, "num_channels", 3)
         channels = channels if isinstance(channels, int) else 3
-        out["pixel_values"] = _zeros(1, channels, size, size)
+        out["pixel_values"] = _zeros(1, channels, *size)
         frames = _config_ints(cfg, ("num_frames",))
         if frames and main == "pixel_values":  # a video model reads (1, frames, C, H, W)
-            candidates = [out["pixel_values"], _zeros(1, frames[0], channels, size, size)]
+            candidates = [out["pixel_values"], _zeros(1, frames[0], channels, *size)]
     if main in ("input_ids", "pixel_values") or main in out:
         pass
     elif main in ("input_values", "input_features"):

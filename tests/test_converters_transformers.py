@@ -410,3 +410,36 @@ def test_codebook_and_time_feature_sizes_from_a_config_are_capped():
     series = {"past_values": torch.zeros(1, 32)}
     with pytest.raises(ValueError, match="trigger input"):
         _extra_input("past_time_features", transformers.PretrainedConfig(num_time_features=10 ** 9), series)
+
+
+def test_a_config_image_size_pair_gives_a_non_square_trigger_image():
+    """``image_size = [height, width]`` (MGP-STR's 32x128 text lines) gives a (1, 3, 32, 128)
+    image, beside token ids too; an int gives a square one (converters/transformers_hf.py
+    ``_image_hw``)."""
+    import torch
+
+    from hnn_tf.converters.transformers_hf import model_inputs
+
+    class Lines(torch.nn.Module):
+        main_input_name = "pixel_values"
+
+        def forward(self, pixel_values):
+            if tuple(pixel_values.shape[-2:]) != (32, 128):
+                raise ValueError("Input image size doesn't match model")
+            return pixel_values.mean()
+
+    _, args, task = model_inputs(Lines(), transformers.PretrainedConfig(image_size=[32, 128]))
+    assert task == "vision" and [tuple(a.shape) for a in args] == [(1, 3, 32, 128)]
+
+    class Captioned(torch.nn.Module):
+        main_input_name = "input_ids"
+
+        def forward(self, input_ids, pixel_values=None):
+            if pixel_values is None:
+                raise ValueError("needs an image")
+            return pixel_values.mean() + input_ids.float().mean()
+
+    _, args, _ = model_inputs(Captioned(), transformers.PretrainedConfig(image_size=[40, 24]))
+    assert [tuple(a.shape) for a in args] == [(1, 16), (1, 3, 40, 24)]
+    _, args, _ = model_inputs(Captioned(), transformers.PretrainedConfig(image_size=48))
+    assert tuple(args[-1].shape) == (1, 3, 48, 48)
