@@ -245,6 +245,19 @@ def test_transformers_shrink_keeps_configs_consistent():
     cfg = transformers.DeepseekV3Config(n_routed_experts=256, n_group=8, topk_group=4)
     _shrink(cfg, 2)
     assert (cfg.n_routed_experts, cfg.n_group, cfg.topk_group) == (4, 2, 2)
+    # a 5:1 local:global stack cut to 4 layers keeps its global layer last (NeoMME, Gemma 3)
+    cfg = transformers.Gemma3TextConfig(num_hidden_layers=12)
+    assert "full_attention" not in cfg.layer_types[:4]
+    _shrink(cfg, 1)
+    assert cfg.layer_types == ["sliding_attention"] * 3 + ["full_attention"]
+    cfg = transformers.Gemma3TextConfig(num_hidden_layers=12, layer_types=["full_attention", "sliding_attention"] * 6)
+    _shrink(cfg, 1)
+    assert cfg.layer_types == ["full_attention", "sliding_attention"] * 2
+    # Mimi's depthwise upsampling (one group per channel) follows the width (CSM's codec)
+    cfg = transformers.MimiConfig()
+    assert cfg.upsample_groups == cfg.hidden_size
+    _shrink(cfg, 3)
+    assert cfg.upsample_groups == cfg.hidden_size < 512
 
 
 def test_cache_keys_follow_code_not_docstrings_or_comments(tmp_path):

@@ -97,6 +97,9 @@ CONFIG_FIXES: dict[str, dict[str, Any]] = {
     # no dropout
     "moonshine_streaming": {"num_key_value_heads": 8},
     "t5gemma2_encoder": {"text_config.dropout_rate": 0.0},
+    # Kyutai STT pads audio with the last row of an embedding that grows with the vocabulary: the
+    # shrunk vocabulary leaves that row out (a padding index only zeroes the row's gradient)
+    "kyutai_speech_to_text": {"audio_pad_token_id": None},
 }
 """Default configurations that do not build as transformers ships them: model type -> {dotted
 attribute path: value, or a function of the config giving it}, each the value the model's
@@ -169,6 +172,8 @@ def _shrink_width(cfg: Any) -> None:
             _set(cfg, n, [min(v, 2 * new_hidden) for v in sizes])
     for n in _VOCAB:
         _set_min(cfg, n, 1000)
+    if _get(cfg, "upsample_groups") == hidden:  # Mimi's depthwise upsampling: one group per channel
+        _set(cfg, "upsample_groups", new_hidden)
 
 
 def _shrink_mamba(cfg: Any, hidden: int, new_hidden: int) -> None:
@@ -226,7 +231,10 @@ def _shrink(cfg: Any, step: int) -> None:
             for name, value in list(vars(cfg).items()):
                 if isinstance(value, (list, tuple)) and len(value) > layers and (
                         len(value) == before or name == "layer_types"):
-                    _set(cfg, name, type(value)(value[:layers]))
+                    kept = list(value[:layers])
+                    if name == "layer_types" and "full_attention" in value and "full_attention" not in kept:
+                        kept[-1] = "full_attention"  # a 5:1 local:global stack keeps a global layer (NeoMME)
+                    _set(cfg, name, type(value)(kept))
     elif step == 2:
         for name in _VOCAB:
             _set_min(cfg, name, 32000)
