@@ -60,6 +60,9 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".g
 
 #: Text length, audio samples and mel frames of the trigger inputs.
 TEXT_TOKENS, AUDIO_SAMPLES, MEL_FRAMES = 16, 16000, 3000
+#: Frames of a spectrogram read as a one-channel image, (1, 1, frames, F): CLAP's HTSAT takes 10 s
+#: of 48 kHz audio at a hop of 480 and folds it into a 256 x 256 Swin input (at most 1,024 frames).
+IMAGE_SPECTROGRAM_FRAMES = 1001
 #: The most elements one trigger tensor may have (2^24: 64 MiB of float32). Sizes come from the
 #: config (image size, channels, mel bins, frames), so a hostile one could ask for terabytes.
 MAX_TRIGGER_ELEMENTS = 1 << 24
@@ -174,7 +177,8 @@ def _audio_candidates(main: str, cfg: Any) -> list:
     conformer encoders (Parakeet, LASR, Granite Speech) read it, for each feature size F the
     config names (:data:`FEATURE_SIZE_NAMES`, then 80 and 128), then (1, 3000, 2F) as
     Wav2Vec2-BERT reads frames stacked in pairs and (1, 3000, 4F) as Granite Speech 5 reads its
-    delta-expanded frames stacked in pairs. ``input_values``: one second of
+    delta-expanded frames stacked in pairs, then (1, 1, :data:`IMAGE_SPECTROGRAM_FRAMES`, F) as
+    CLAP reads a one-channel spectrogram image. ``input_values``: one second of
     16 kHz audio as (1, T), then (1, C, T) for codecs (EnCodec, Mimi, DAC; C = the config's
     ``audio_channels``, else 1), then a (1, frames, F) spectrogram for models that call theirs
     ``input_values`` (Audio Spectrogram Transformer; frames = the config's ``max_length``). A
@@ -188,6 +192,7 @@ def _audio_candidates(main: str, cfg: Any) -> list:
         sizes = list(dict.fromkeys([*sizes, 80, 128]))
         shapes = [(1, f, MEL_FRAMES) for f in sizes] + [(1, MEL_FRAMES, f) for f in sizes]
         shapes += [(1, MEL_FRAMES, k * f) for k in (2, 4) for f in sizes]  # frames stacked in pairs (w2v-BERT)
+        shapes += [(1, 1, IMAGE_SPECTROGRAM_FRAMES, f) for f in sizes]  # a one-channel image (CLAP)
     else:
         channels = (_config_ints(cfg, ("audio_channels",)) or [1])[0]
         frames = (_config_ints(cfg, ("max_length",)) or [1024])[0]

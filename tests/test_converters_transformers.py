@@ -279,7 +279,7 @@ def test_other_modality_tries_video_audio_and_cross_attention_states():
     Q-Former)."""
     import torch
 
-    from hnn_tf.converters.transformers_hf import MEL_FRAMES, TEXT_TOKENS, model_inputs
+    from hnn_tf.converters.transformers_hf import IMAGE_SPECTROGRAM_FRAMES, MEL_FRAMES, TEXT_TOKENS, model_inputs
 
     class NeedsVideo(torch.nn.Module):
         main_input_name = "input_ids"
@@ -300,6 +300,19 @@ def test_other_modality_tries_video_audio_and_cross_attention_states():
 
     _, args, task = model_inputs(NeedsSpeech(), transformers.PretrainedConfig(num_mel_bins=40))
     assert task == "multimodal" and tuple(args[-1].shape) == (1, 40, MEL_FRAMES)
+
+    class SpectrogramImage(torch.nn.Module):
+        """Reads text beside a one-channel spectrogram image of at most 1,024 frames (CLAP)."""
+
+        main_input_name = "input_ids"
+
+        def forward(self, input_ids, attention_mask=None, input_features=None):
+            if input_features is None or input_features.dim() != 4 or input_features.shape[2] > 1024:
+                raise ValueError("a (batch, 1, frames, mel bins) spectrogram of at most 1,024 frames")
+            return input_ids.float().mean() + input_features.mean()
+
+    _, args, _ = model_inputs(SpectrogramImage(), transformers.PretrainedConfig(num_mel_bins=64))
+    assert tuple(args[-1].shape) == (1, 1, IMAGE_SPECTROGRAM_FRAMES, 64)
 
     class CrossAttends(torch.nn.Module):
         main_input_name = "inputs_embeds"

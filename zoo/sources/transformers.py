@@ -100,6 +100,9 @@ CONFIG_FIXES: dict[str, dict[str, Any]] = {
     # Kyutai STT pads audio with the last row of an embedding that grows with the vocabulary: the
     # shrunk vocabulary leaves that row out (a padding index only zeroes the row's gradient)
     "kyutai_speech_to_text": {"audio_pad_token_id": None},
+    # Zamba's hybrid layers share one attention block, tied by weight to the first: a 4-layer cut
+    # of its one-in-six pattern keeps at most one, which the tie rejects; one hybrid layer in two
+    "zamba": {"layers_block_type": lambda c: ["linear_attention", "hybrid"] * (c.num_hidden_layers // 2)},
 }
 """Default configurations that do not build as transformers ships them: model type -> {dotted
 attribute path: value, or a function of the config giving it}, each the value the model's
