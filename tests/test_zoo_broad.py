@@ -253,6 +253,13 @@ def test_transformers_shrink_keeps_configs_consistent():
     cfg = transformers.Gemma3TextConfig(num_hidden_layers=12, layer_types=["full_attention", "sliding_attention"] * 6)
     _shrink(cfg, 1)
     assert cfg.layer_types == ["full_attention", "sliding_attention"] * 2
+    # ... except where its last layers reuse earlier layers' caches (Gemma 3n): those must read
+    # every kind of layer before them, so the cut is left as it is
+    cfg = transformers.Gemma3nTextConfig()
+    first = list(cfg.layer_types[:4])
+    assert "full_attention" not in first
+    _shrink(cfg, 1)
+    assert list(cfg.layer_types) == first
     # Mimi's depthwise upsampling (one group per channel) follows the width (CSM's codec)
     cfg = transformers.MimiConfig()
     assert cfg.upsample_groups == cfg.hidden_size

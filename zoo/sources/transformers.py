@@ -235,7 +235,8 @@ def _shrink(cfg: Any, step: int) -> None:
                 if isinstance(value, (list, tuple)) and len(value) > layers and (
                         len(value) == before or name == "layer_types"):
                     kept = list(value[:layers])
-                    if name == "layer_types" and "full_attention" in value and "full_attention" not in kept:
+                    if name == "layer_types" and "full_attention" in value and "full_attention" not in kept \
+                            and not shared:  # Gemma 3n's shared layers must read both kinds: left as cut
                         kept[-1] = "full_attention"  # a 5:1 local:global stack keeps a global layer (NeoMME)
                     _set(cfg, name, type(value)(kept))
     elif step == 2:
