@@ -435,7 +435,8 @@ def test_transformers_fills_apply_only_where_the_default_config_fails():
 def test_transformers_width_shrink_keeps_mixers_and_towers_in_step():
     """The width shrink keeps a Mamba-2 mixer's heads x head size = expand x hidden (Bamba,
     Zamba2), a Q-Former reading its vision tower's width (BLIP-2), per-layer FFN sizes under the
-    cap (Gemma 3n), and Gemma 3n's cache-sharing layers fewer than its layers."""
+    cap (Gemma 3n), Gemma 3n's cache-sharing layers fewer than its layers, and towers already
+    256 wide as they are (SAM 3)."""
     transformers = pytest.importorskip("transformers")
     from hnn_tf.zoo.sources.transformers import _shrink
 
@@ -455,6 +456,16 @@ def test_transformers_width_shrink_keeps_mixers_and_towers_in_step():
         _shrink(cfg, step)
     assert 0 < cfg.num_kv_shared_layers < cfg.num_hidden_layers == 4
     assert max(cfg.intermediate_size) <= 2 * cfg.hidden_size
+    # towers already 256 wide keep their width and heads, which the towers beside them read
+    # (SAM 3's DETR encoder and decoder at 256 beside its FPN's 256); vocabularies still shrink
+    cfg = transformers.Sam3Config()
+    _shrink(cfg, 3)
+    assert cfg.vision_config.backbone_config.hidden_size == 256 < 1024
+    assert (cfg.detr_encoder_config.hidden_size, cfg.detr_encoder_config.num_attention_heads) == (256, 8)
+    assert cfg.detr_decoder_config.hidden_size == cfg.vision_config.fpn_hidden_size == 256
+    cfg = transformers.BertConfig(hidden_size=256, num_attention_heads=8, intermediate_size=1024)
+    _shrink(cfg, 3)
+    assert (cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size, cfg.vocab_size) == (256, 8, 1024, 1000)
 
 
 @pytest.mark.parametrize("model_type", ["hunyuan_v1_dense", "bamba", "glm4v_text", "musicgen", "time_series_transformer",

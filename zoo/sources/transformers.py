@@ -4,11 +4,13 @@ Family: the config's ``model_type``. Each model is built from its default config
 (``AutoConfig.for_model``) with zero weights (no random draws) and eager attention; MoE models get
 ``experts_implementation="batched_mm"``. A configuration over the parameter cap is shrunk in
 steps until it fits, each step counted on the meta device: (1) at most 4 layers in every
-stack, with per-layer lists (``layer_types``, ``attention_window``) cut to match and Gemma 3n's
-cache-sharing layers kept at their share of the stack; (2) at most
+stack, with per-layer lists (``layer_types``, ``attention_window``) cut to match (a cut
+global/local stack keeps a global layer last) and Gemma 3n's cache-sharing layers kept at
+their share of the stack; (2) at most
 32,000 vocabulary entries and 4 experts, with grouped routing (``n_group``, ``topk_group``)
 cut to two experts per group; (3) width 256 (4 heads of 64, FFN
-512, vocabulary 1,000). Sub-configurations (a multimodal model's ``text_config`` and
+512, vocabulary 1,000; a configuration at most :data:`NARROW` wide keeps its width, heads
+and FFN). Sub-configurations (a multimodal model's ``text_config`` and
 ``vision_config``, an encoder-decoder's ``encoder``/``decoder``) are shrunk alike. The build
 notes say which steps were applied.
 
@@ -41,6 +43,8 @@ _HIDDEN = ("hidden_size", "d_model", "n_embd", "embed_dim")
 _FFN = ("intermediate_size", "ffn_dim", "d_ff", "encoder_ffn_dim", "decoder_ffn_dim", "moe_intermediate_size",
         "shared_expert_intermediate_size", "n_inner")
 
+NARROW = 256
+"""Widths at or under this are left alone by the width shrink (hidden size)."""
 SLIDING_WINDOW = 4096
 """Window given to a config with sliding-window layers that leaves it unset (tokens)."""
 PREDICTION_LENGTH = 24
@@ -154,6 +158,10 @@ def _shrink_width(cfg: Any) -> None:
     if heads is None or hidden_name is None:
         return
     hidden = _get(cfg, hidden_name)
+    if hidden <= NARROW:  # a tower already this narrow keeps its width, which its neighbours read (SAM 3)
+        for n in _VOCAB:
+            _set_min(cfg, n, 1000)
+        return
     head_dim = _get(cfg, "head_dim")
     if not isinstance(head_dim, int) or head_dim <= 0:
         head_dim = max(1, hidden // heads)
