@@ -469,7 +469,7 @@ def test_transformers_width_shrink_keeps_mixers_and_towers_in_step():
 
 
 @pytest.mark.parametrize("model_type", ["hunyuan_v1_dense", "bamba", "glm4v_text", "musicgen", "time_series_transformer",
-                                        "blip_2_qformer"])
+                                        "blip_2_qformer", "edgetam_vision_model", "neomme"])
 def test_transformers_defaults_that_did_not_build_now_run(model_type):
     """Model types whose default config did not build or run before the fills, fixes and
     trigger shapes above build under the cap and run on their trigger inputs."""

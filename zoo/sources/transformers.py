@@ -104,6 +104,10 @@ CONFIG_FIXES: dict[str, dict[str, Any]] = {
     # Kyutai STT pads audio with the last row of an embedding that grows with the vocabulary: the
     # shrunk vocabulary leaves that row out (a padding index only zeroes the row's gradient)
     "kyutai_speech_to_text": {"audio_pad_token_id": None},
+    # EdgeTAM's default backbone config misspells its timm architecture key ("archirecture"), so
+    # the wrapper builds its default ResNet-50, whose widths are not the FPN's [384, 192, 96, 48]
+    "edgetam": {"vision_config.backbone_config.architecture": "repvit_m1"},
+    "edgetam_vision_model": {"backbone_config.architecture": "repvit_m1"},
     # Zamba's hybrid layers share one attention block, tied by weight to the first: a 4-layer cut
     # of its one-in-six pattern keeps at most one, which the tie rejects; one hybrid layer in two
     "zamba": {"layers_block_type": lambda c: ["linear_attention", "hybrid"] * (c.num_hidden_layers // 2)},
