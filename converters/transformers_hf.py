@@ -251,6 +251,8 @@ def _patch_candidates(cfg: Any) -> list:
 #: Patch-list vision encoders (SigLIP 2's NaFlex, Gemma 4's vision tower): the side of the
 #: square grid of patches (144 patches: whole 2 x 2, 3 x 3 and 4 x 4 poolings).
 PATCH_LIST_SIDE = 12
+#: What a patch-list encoder reads beside its patches (:func:`_patch_list`).
+PATCH_LIST_INPUTS = ("spatial_shapes", "pixel_position_ids", "pixel_attention_mask")
 
 
 def _patch_list(cfg: Any, required: list[str]) -> tuple[list, dict]:
@@ -409,7 +411,12 @@ def _trigger(model: Any, cfg: Any) -> tuple[dict, list, dict]:
         if "attention_mask" in params:
             out["attention_mask"] = _extra_input("attention_mask", cfg, out)
     dual = hasattr(model, "get_text_features") and hasattr(model, "get_image_features")  # CLIP-like
-    if (main == "pixel_values" and not grid and not patch_list) or (dual and "pixel_values" in params):
+    if dual and not patch_list and "pixel_values" in params and (
+            "spatial_shapes" in params or "pixel_position_ids" in params):  # SigLIP 2: a NaFlex image tower
+        patches, extra = _patch_list(cfg, [n for n in PATCH_LIST_INPUTS if n in params])
+        out["pixel_values"] = patches[0]
+        fixed.update(extra)
+    elif (main == "pixel_values" and not grid and not patch_list) or (dual and "pixel_values" in params):
         size = _image_hw(cfg)
         channels = getattr(cfg, "num_channels", 3)
         channels = channels if isinstance(channels, int) else 3

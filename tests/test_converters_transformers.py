@@ -224,8 +224,9 @@ def test_time_series_and_extra_required_inputs_are_made_by_name():
 
 
 def test_patch_list_encoder_and_embedding_inputs():
-    """SigLIP 2's NaFlex vision tower reads flattened patches with their grid's shape (a
-    constant of the trace); a model whose main input is ``inputs_embeds`` gets (1, 16, hidden)."""
+    """SigLIP 2's NaFlex vision tower, alone and in the joint model, reads flattened patches with
+    their grid's shape (a constant of the trace); a model whose main input is ``inputs_embeds``
+    gets (1, 16, hidden)."""
     import torch
 
     from hnn_tf.converters.transformers_hf import PATCH_LIST_SIDE, TEXT_TOKENS, model_inputs
@@ -236,6 +237,17 @@ def test_patch_list_encoder_and_embedding_inputs():
     _, args, task = model_inputs(model, cfg)
     assert task == "vision" and [tuple(a.shape) for a in args] == [(1, PATCH_LIST_SIDE ** 2, 3 * 4 * 4)]
     assert "LayerNormalization" in build_graph(to_onnx(model), canonical=True).ops
+    # the joint text-image model gets the same patch list beside its token ids
+    joint_cfg = transformers.Siglip2Config(
+        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                     "vocab_size": 100, "projection_size": 32},
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                       "num_attention_heads": 2, "patch_size": 4, "num_patches": 64})
+    joint = transformers.Siglip2Model(joint_cfg).eval()
+    module, args, task = model_inputs(joint, joint_cfg)
+    assert task == "multimodal" and (1, PATCH_LIST_SIDE ** 2, 3 * 4 * 4) in [tuple(a.shape) for a in args]
+    with torch.no_grad():
+        module(*args)
 
     class Embedded(torch.nn.Module):
         main_input_name = "inputs_embeds"
