@@ -208,14 +208,15 @@ def _solve_triangular_translation(a: Any, b: Any, upper: bool = False, left: boo
     return op.MatMul(a, b) if left else op.MatMul(b, a)
 
 
-#: Operators neither exporter writes as one ONNX op, written as the ``MatMul`` of their operands
-#: (``A @ B``, or ``B @ A`` for ``left=False``): ONNX has no triangular solve. The TorchScript
-#: exporter lacks ``aten::linalg_solve_triangular`` (the chunked gated delta rule of Qwen3-Next,
-#: Qwen3.5, OLMo-Hybrid and their kin) and the dynamo one decomposes it into a loop unrolled over
-#: the 64 rows of each chunk: about 2,000 of the 2,200 layers of a 4-layer Qwen3.5 graph, and 35 s
-#: of export. As one MatMul the solve is one layer, of the output shape of the solve and of the
-#: cost of the product (2·n²·k FLOPs for an n×n matrix and n×k right side; a substitution costs
-#: half of that). docs/method.md "Exporter invariance".
+#: Operators ONNX has no op for, written as the ``MatMul`` of their operands (``A @ B``, or
+#: ``B @ A`` for ``left=False``) by both exporters. The TorchScript exporter lacks
+#: ``aten::linalg_solve_triangular`` (the chunked gated delta rule of Qwen3-Next, Qwen3.5,
+#: OLMo-Hybrid and their kin), so those models fell back to the dynamo exporter, under which
+#: transformers' code writes the solve as a forward substitution unrolled over the 64 rows of a
+#: chunk: about 1,900 of the 2,200 layers of a 4-layer Qwen3.5 graph, and 35 s of export. As one
+#: MatMul the solve is one layer, of the output shape of the solve and of the cost of the product
+#: (2·n²·k FLOPs for an n×n matrix and n×k right side; a substitution costs half of that).
+#: docs/method.md "Exporter invariance".
 WRITTEN_AS_MATMUL = {"aten::linalg_solve_triangular": (_solve_triangular_symbolic, _solve_triangular_translation)}
 
 

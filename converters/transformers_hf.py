@@ -198,7 +198,7 @@ def _audio_candidates(main: str, cfg: Any) -> list:
         frames = (_config_ints(cfg, ("max_length",)) or [1024])[0]
         shapes = [(1, AUDIO_SAMPLES), (1, channels, AUDIO_SAMPLES)] + [(1, frames, f) for f in sizes]
     out, refused = [], None
-    for shape in dict.fromkeys(shapes):  # each shape once (4 x 64 = 2 x 128)  # a shape the config makes too large is left out, not allocated
+    for shape in dict.fromkeys(shapes):  # each once (4 x 64 = 2 x 128); one over the cap is left out, not allocated
         try:
             out.append(_zeros(*shape))
         except ValueError as exc:

@@ -162,9 +162,9 @@ def _shrink_width(cfg: Any) -> None:
     if heads is None or hidden_name is None:
         return
     hidden = _get(cfg, hidden_name)
+    for n in _VOCAB:
+        _set_min(cfg, n, 1000)
     if hidden <= NARROW:  # a tower already this narrow keeps its width, which its neighbours read (SAM 3)
-        for n in _VOCAB:
-            _set_min(cfg, n, 1000)
         return
     head_dim = _get(cfg, "head_dim")
     if not isinstance(head_dim, int) or head_dim <= 0:
@@ -185,8 +185,6 @@ def _shrink_width(cfg: Any) -> None:
         if isinstance(sizes, list) and len(sizes) == _get(cfg, "num_hidden_layers") and \
                 all(isinstance(v, int) for v in sizes):  # one per layer (Gemma 3n)
             _set(cfg, n, [min(v, 2 * new_hidden) for v in sizes])
-    for n in _VOCAB:
-        _set_min(cfg, n, 1000)
     if _get(cfg, "upsample_groups") == hidden:  # Mimi's depthwise upsampling: one group per channel
         _set(cfg, "upsample_groups", new_hidden)
 
@@ -271,29 +269,32 @@ def _shrink(cfg: Any, step: int) -> None:
     _clamp_token_ids(cfg)
 
 
-def _fill_defaults(cfg: Any) -> None:
+def _fill_defaults(cfg: Any) -> bool:
     """Fill sizes that a default config leaves None but its model reads unconditionally, in
     ``cfg`` and its sub-configs: ``head_dim`` = hidden size / heads, ``num_key_value_heads`` =
     heads (no grouped-query attention), ``sliding_window`` = :data:`SLIDING_WINDOW` where
     layers use sliding-window attention, a time-series ``prediction_length`` = its
-    ``context_length`` or :data:`PREDICTION_LENGTH`."""
+    ``context_length`` or :data:`PREDICTION_LENGTH`. Returns whether it filled anything."""
+    filled = False
     for sub in _sub_configs(cfg):
-        _fill_defaults(sub)
+        filled = _fill_defaults(sub) or filled
     heads = _first_int(cfg, _HEADS)
     hidden = _first_int(cfg, _HIDDEN)
     if heads and hidden and "head_dim" in vars(cfg) and _get(cfg, "head_dim") is None:
-        _set(cfg, "head_dim", hidden // heads)
+        filled = _set(cfg, "head_dim", hidden // heads) or filled
     if heads and "num_key_value_heads" in vars(cfg) and _get(cfg, "num_key_value_heads") is None:
-        _set(cfg, "num_key_value_heads", heads)
+        filled = _set(cfg, "num_key_value_heads", heads) or filled
     types = _get(cfg, "layer_types")
     if "sliding_window" in vars(cfg) and _get(cfg, "sliding_window") is None and isinstance(types, list) \
             and "sliding_attention" in types:
-        _set(cfg, "sliding_window", SLIDING_WINDOW)
+        filled = _set(cfg, "sliding_window", SLIDING_WINDOW) or filled
     if "prediction_length" in vars(cfg) and _get(cfg, "prediction_length") is None:
         context = _get(cfg, "context_length")
-        _set(cfg, "prediction_length", context if isinstance(context, int) and context > 0 else PREDICTION_LENGTH)
+        filled = _set(cfg, "prediction_length",
+                      context if isinstance(context, int) and context > 0 else PREDICTION_LENGTH) or filled
         if context is None:
             _set(cfg, "context_length", _get(cfg, "prediction_length"))
+    return filled
 
 
 def _apply_fixes(model_type: str, cfg: Any) -> list[str]:
@@ -337,17 +338,15 @@ def build_transformers(model_type: str, max_params: int | None = None) -> tuple[
 
     cfg = AutoConfig.for_model(model_type)
     _apply_fixes(model_type, cfg)
-    filled = copy.deepcopy(cfg)
-    _fill_defaults(filled)
-    changed = filled.to_dict() != cfg.to_dict()
+    pristine = copy.deepcopy(cfg)  # the build shrinks cfg in place
     try:
         return build_from_config(cfg, max_params)
     except TooLarge:
         raise
     except Exception:  # noqa: BLE001 - transformers' own error; retried with the None sizes filled
-        if not changed:
+        if not _fill_defaults(pristine):
             raise
-        return build_from_config(filled, max_params)
+        return build_from_config(pristine, max_params)
 
 
 def build_from_config(cfg: Any, max_params: int | None = None, shrink: bool = True) -> tuple[Built, str]:
