@@ -297,17 +297,19 @@ def _fill_defaults(cfg: Any) -> bool:
     return filled
 
 
-def _apply_fixes(model_type: str, cfg: Any) -> list[str]:
+def _apply_fixes(model_type: str, cfg: Any) -> None:
     """Set :data:`CONFIG_FIXES` ``[model_type]`` on ``cfg`` (dotted paths into sub-configs and
-    dicts); returns the paths set."""
-    done = []
+    dicts) and copy :data:`INHERIT_SUB_CONFIG`'s sub-config attributes it lacks.
+
+    Raises:
+        AttributeError, KeyError: a path that the installed transformers' config lacks.
+    """
     sub = INHERIT_SUB_CONFIG.get(model_type)
     if sub is not None:
         own = vars(cfg)
         for name, value in vars(getattr(cfg, sub)).items():
             if name not in own and not name.startswith("_"):
                 setattr(cfg, name, value)
-        done.append(sub + ".*")
     for path, value in CONFIG_FIXES.get(model_type, {}).items():
         *parents, last = path.split(".")
         obj = cfg
@@ -319,8 +321,6 @@ def _apply_fixes(model_type: str, cfg: Any) -> list[str]:
             obj[last] = value
         else:
             setattr(obj, last, value)
-        done.append(path)
-    return done
 
 
 def build_transformers(model_type: str, max_params: int | None = None) -> tuple[Built, str]:
