@@ -57,6 +57,7 @@ from .registry import (
     register,
 )
 from .tf_graph import weights_to_constant_of_shape
+from .zero_products import zero_products
 from .torch_archive import checkpoint_globals, is_weights_only, sanitize_pt2
 
 #: Trigger input shape (NCHW) when the ``input_shape`` option is not given.
@@ -317,7 +318,7 @@ def export_module(
         # nn.MultiheadAttention's inference fast path is one fused op no exporter knows
         torch.backends.mha.set_fastpath_enabled(False)
         with warnings.catch_warnings(), torch.no_grad(), _no_whole_graph_shape_inference(), \
-                _missing_symbolics(int(opset)):
+                _missing_symbolics(int(opset)), zero_products():
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 module,

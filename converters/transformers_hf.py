@@ -477,11 +477,14 @@ def keyword_call(model: Any, names: list[str], fixed: dict) -> Any:
 
 
 def _runs(model: Any, kwargs: dict, fixed: dict) -> bool:
-    """True when ``model(**kwargs, **fixed)`` runs (``torch.no_grad``; zero weights)."""
+    """True when ``model(**kwargs, **fixed)`` runs (``torch.no_grad``; zero weights, so products
+    with an all-zero operand are skipped: :func:`hnn_tf.converters.zero_products.zero_products`)."""
     import torch
 
+    from .zero_products import zero_products
+
     try:
-        with torch.no_grad():
+        with torch.no_grad(), zero_products():
             model(**kwargs, **fixed)
     except Exception:  # noqa: BLE001 - any failure means: it does not run on these inputs
         return False

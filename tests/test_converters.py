@@ -573,3 +573,90 @@ def test_triangular_solve_is_one_matmul_in_both_exporters_and_the_symbolic_is_re
 
     with pytest.raises(Exception, match="linalg_solve_triangular"):
         torch.onnx.export(Solve(), args, io.BytesIO(), dynamo=False, opset_version=17)
+
+
+def test_products_with_an_all_zero_operand_give_the_products_values_and_the_same_export():
+    """Inside ``zero_products`` the CPU kernels of mm, bmm, addmm, baddbmm and every convolution
+    skip the arithmetic when their smaller operand is all zeros and return the bias broadcast to
+    the output shape; the values equal the real products', other products are computed, an
+    export of a zero-weight model is byte-identical, and the original kernels are back
+    afterwards (converters/zero_products.py)."""
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import export_module
+    from hnn_tf.converters.zero_products import zero_products
+
+    gen = torch.Generator().manual_seed(0)
+
+    def r(*shape):
+        return torch.randn(*shape, generator=gen)
+
+    def zero_or(t, zero):
+        return torch.zeros_like(t) if zero else t
+
+    F = torch.nn.functional
+    cases = []
+    for zero_left in (False, True):
+        for zero_right in (False, True):
+            z = (zero_left, zero_right)
+            cases += [
+                lambda z=z: torch.mm(zero_or(r(5, 7), z[0]), zero_or(r(7, 3), z[1])),
+                lambda z=z: torch.bmm(zero_or(r(2, 5, 7), z[0]), zero_or(r(2, 7, 3), z[1])),
+                lambda z=z: torch.addmm(r(3), zero_or(r(5, 7), z[0]), zero_or(r(7, 3), z[1])),
+                lambda z=z: torch.addmm(r(5, 3), zero_or(r(5, 7), z[0]), zero_or(r(7, 3), z[1]), beta=0.5),
+                lambda z=z: torch.baddbmm(r(2, 5, 3), zero_or(r(2, 5, 7), z[0]), zero_or(r(2, 7, 3), z[1])),
+                lambda z=z: F.linear(zero_or(r(4, 6, 7), z[0]), zero_or(r(3, 7), z[1]), r(3)),
+                lambda z=z: F.conv2d(zero_or(r(1, 4, 9, 11), z[0]), zero_or(r(6, 2, 3, 2), z[1]), r(6),
+                                     stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2),
+                lambda z=z: F.conv1d(zero_or(r(2, 3, 10), z[0]), zero_or(r(5, 3, 4), z[1]), None, stride=3),
+                lambda z=z: F.conv_transpose2d(zero_or(r(1, 4, 5, 6), z[0]), zero_or(r(4, 3, 3, 3), z[1]), r(3),
+                                               stride=2, padding=1, output_padding=1),
+                lambda z=z: F.conv3d(zero_or(r(1, 2, 4, 5, 6), z[0]), zero_or(r(3, 2, 2, 2, 2), z[1]), r(3),
+                                     padding=1),
+            ]
+    for case in cases:
+        state = gen.get_state()
+        expected = case()
+        gen.set_state(state)
+        with zero_products():
+            got = case()
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        assert torch.allclose(got, expected, atol=1e-6), (got - expected).abs().max()
+
+    # the arithmetic is skipped: an all-zero (smaller) operand times NaN gives zeros, not NaN
+    nan = torch.full((2, 3), float("nan"))
+    with zero_products():
+        assert not torch.mm(torch.zeros(2, 2), nan).isnan().any()
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, stride=2)
+            self.bn = nn.BatchNorm2d(8)
+            self.fc = nn.Linear(8, 8)
+
+        def forward(self, x):
+            y = self.bn(self.conv(x)).flatten(2).transpose(1, 2)
+            q = self.fc(y)
+            return torch.softmax(q @ q.transpose(1, 2), -1) @ y
+
+    net = Net().eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+    args = (torch.zeros(1, 3, 17, 17),)
+    import io
+
+    def plain_export():
+        buf = io.BytesIO()
+        torch.onnx.export(net, args, buf, dynamo=False, export_params=False, do_constant_folding=False)
+        return buf.getvalue()
+
+    plain = plain_export()
+    with zero_products():
+        skipped = plain_export()
+    assert skipped == plain
+    assert export_module(net, args).SerializeToString() == export_module(net, args).SerializeToString()
+    # PyTorch's kernels are back: a product is computed again
+    assert torch.mm(torch.zeros(2, 2), nan).isnan().all()
