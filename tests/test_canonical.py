@@ -53,9 +53,11 @@ def test_rule_list():
         "strip_trailing_softmax", "remove_dead_nodes", "merge_duplicate_layers",  # clean-up
         "drop_layout_transposes", "drop_transposes", "drop_neutral_arithmetic", "drop_noops", "slices_to_split",
         "drop_empty_concat_inputs", "drop_single_input_concat", "merge_nested_concat", "drop_gemm_reshapes", "fold_pad",  # layout
-        "clip_to_relu", "drop_redundant_relu", "fuse_silu", "fuse_hardsigmoid", "fuse_hardswish", "fuse_gelu", "matmul_add_to_gemm", "gathernd_to_gather",
+        "clip_to_relu", "drop_redundant_relu", "fuse_silu", "fuse_hardsigmoid", "fuse_hardswish", "fuse_gelu", "matmul_add_to_gemm", "split_fused_gemm",
+        "gathernd_to_gather", "fold_scale_into_gemm",
         "fuse_layernorm", "fuse_rmsnorm", "affine_to_batchnorm", "fold_batchnorm",
-        "global_pool", "reshape_to_flatten", "collapse_data_movement", "count_affine_bias", "canonical_order",
+        "global_pool", "reshape_to_flatten", "collapse_data_movement", "count_affine_bias", "count_norm_affine",
+        "canonical_order",
     ]
     assert [r.label for r in CANONICAL_MERGE_RULES] == ["Conv-Relu", "Conv-Relu6"]
 

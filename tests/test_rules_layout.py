@@ -53,7 +53,8 @@ def test_drop_neutral_arithmetic():
     base = _canon(_seq(nn.Linear(32, 32), nn.ReLU()))
     for fn in (lambda x: x * 1.0, lambda x: x / 1.0, lambda x: x + 0.0, lambda x: x - 0.0):
         assert _canon(_seq(nn.Linear(32, 32), fn, nn.ReLU())).fingerprint() == base.fingerprint()
-    assert "Mul" in _canon(_seq(nn.Linear(32, 32), lambda x: x * 2.0, nn.ReLU())).ops
+    # a scale by 2 is not neutral (after a ReLU: right after the Linear it would fold into it)
+    assert "Mul" in _canon(_seq(nn.Linear(32, 32), nn.ReLU(), lambda x: x * 2.0)).ops
 
 
 def test_drop_noops():
@@ -73,12 +74,13 @@ def test_slices_to_split():
     # q, k, v cut from one projection: a Split (TorchScript's unbind/chunk) or one Slice per part
     w = np.random.default_rng(0).standard_normal((32, 96)).astype(np.float32)
     tail = [helper.make_node("Mul", ["q", "k"], ["qk"]), helper.make_node("Add", ["qk", "v"], ["y"])]
-    split = _onnx([helper.make_node("MatMul", ["x", "w"], ["h"]),
+    # the parts of a ReLU's output (a Linear's would be one Linear per part: split_fused_gemm)
+    split = _onnx([helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Relu", ["m"], ["h"]),
                    helper.make_node("Split", ["h", "sizes"], ["q", "k", "v"], axis=-1), *tail],
                   [("x", [2, 5, 32])], [("w", w), ("sizes", np.array([32, 32, 32]))])
 
     def sliced(bounds):
-        nodes = [helper.make_node("MatMul", ["x", "w"], ["h"])]
+        nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Relu", ["m"], ["h"])]
         inits = [("w", w), ("axis", np.array([-1]))]
         for name, (a, b) in zip("qkv", bounds):
             inits += [(f"{name}0", np.array([a])), (f"{name}1", np.array([b]))]
@@ -157,13 +159,14 @@ def test_slices_to_split_symbolic_and_empty_parts():
     # TorchScript's split of a size computed from the input's shape: bounds are tensors, the
     # second part starts where the first ends; an empty part (a partial rotary's pass-through of
     # nothing) is no part of the split
-    half = _canon(_seq(nn.Linear(32, 32), lambda x: (lambda a, b: a * b)(*x.split(x.shape[-1] // 2, dim=-1))))
-    const = _canon(_seq(nn.Linear(32, 32), lambda x: x[..., :16] * x[..., 16:]))
+    half = _canon(_seq(nn.Linear(32, 32), nn.Tanh(), lambda x: (lambda a, b: a * b)(*x.split(x.shape[-1] // 2, dim=-1))))
+    const = _canon(_seq(nn.Linear(32, 32), nn.Tanh(), lambda x: x[..., :16] * x[..., 16:]))
     assert "Split" in half.ops and half.fingerprint() == const.fingerprint()
-    with_empty = _canon(_seq(nn.Linear(32, 32), lambda x: torch.cat([x[..., :16] * x[..., 16:], x[..., 32:]], -1)))
+    with_empty = _canon(_seq(nn.Linear(32, 32), nn.Tanh(),
+                             lambda x: torch.cat([x[..., :16] * x[..., 16:], x[..., 32:]], -1)))
     assert with_empty.fingerprint() == const.fingerprint()
     # parts of uneven, computed sizes that do not cover the axis stay slices
-    gap = _canon(_seq(nn.Linear(32, 32), lambda x: x[..., : x.shape[-1] // 4] * x[..., x.shape[-1] // 2: 24]))
+    gap = _canon(_seq(nn.Linear(32, 32), nn.Tanh(), lambda x: x[..., : x.shape[-1] // 4] * x[..., x.shape[-1] // 2: 24]))
     assert "Split" not in gap.ops
 
 

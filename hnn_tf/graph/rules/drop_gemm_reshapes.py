@@ -17,7 +17,10 @@ class DropGemmReshapes(Rule):
     reads and writes (batch, tokens, ...) tensors like the MatMul + Add that
     ``matmul_add_to_gemm`` makes a ``Gemm``: a Reshape that only flattened or unflattened the
     leading axes goes, one that also does the model's own reshape stays with the shape of the
-    un-flattened tensor. Reshapes move no data: 0 FLOPs.
+    un-flattened tensor. onnxslim flattens once for the query, key and value projections
+    that read one tensor: a Reshape that only Gemms read is dropped for each of them (and
+    goes when the last one no longer reads it) if it only flattened. Reshapes move no data:
+    0 FLOPs.
     """
 
     name, group, order = "drop_gemm_reshapes", "layout", 55
@@ -27,7 +30,10 @@ class DropGemmReshapes(Rule):
         if not n.inputs or n.attrs.get("transA", 0):
             return None
         first = g.producer(n.inputs[0])
-        if first is None or first.op != "Reshape" or g.sole_reader(first) is not n:
+        if first is None or first.op != "Reshape" or g.is_output(first.outputs[0]):
+            return None
+        readers = g.readers(first.outputs[0])
+        if n not in readers or any(r.op != "Gemm" or r.inputs[0] != first.outputs[0] for r in readers):
             return None
         last = only_reader(g, n, {"Reshape"})
         mid, out = first.out_shape(0), n.out_shape(0)
@@ -42,12 +48,17 @@ class DropGemmReshapes(Rule):
             lead, drop_last = tuple(a[:-1]), False
         else:
             return None
-        return n, first, last if drop_last else None, lead, a is not None and tuple(a) == lead + (k,)
+        drop_first = a is not None and tuple(a) == lead + (k,)
+        if len(readers) > 1 and not drop_first:
+            return None  # the Reshape also does the model's own reshape: its shape is every reader's
+        return n, first, last if drop_last else None, lead, drop_first
 
     def rewrite(self, g, m):
         n, first, last, lead, drop_first = m
         k, cols = first.out_shape(0)[1], n.out_shape(0)[1]
-        if drop_first:
+        if drop_first and len(g.readers(first.outputs[0])) > 1:
+            g.set_inputs(n, [first.inputs[0], *n.inputs[1:]])
+        elif drop_first:
             g.bypass(first, first.inputs[0])
         else:
             first.out_shapes = [lead + (k,)]
