@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) bench/pipeline.py
 	$(PY) bench/search.py
 	$(PY) bench/convert.py
+	$(PY) bench/export.py
 	$(PY) bench/cross_framework.py
 	$(PY) bench/hostile.py
 	$(PY) bench/zoo.py
