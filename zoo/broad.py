@@ -56,8 +56,9 @@ DEFAULT_SOURCES = ("torchvision", "timm", "transformers", "keras")
 #: Seconds one entry may take (build, export and graph) before it is recorded as failed.
 ENTRY_TIMEOUT_S = 300
 #: Entries a worker process builds before it is replaced by a fresh one (bounds the memory the
-#: model libraries keep; each new worker pays the imports of torch, timm and transformers, ~5 s).
-TASKS_PER_WORKER = 100
+#: model libraries keep; each new worker pays the imports of torch, timm and transformers, ~5 s,
+#: and the first use of each library's model code).
+TASKS_PER_WORKER = 400
 #: Source order for choosing the representative of an alias group.
 _SOURCE_ORDER = ("paper", "torchvision", "timm", "transformers", "keras")
 
