@@ -347,3 +347,32 @@ def test_a_relu_folded_into_a_layout_layer_comes_back():
     src = export_module(Norm2dRelu().eval(), (torch.zeros(1, 3, 8, 8),), keep_weights=True)
     assert build_graph(src, canonical=True).ops.count("Relu") == 1
     _same(make_variant(src, "qdq"), src, {"QuantizeLinear", "Transpose"})
+
+
+def test_a_relu_folded_into_a_group_norms_affine_comes_back():
+    """PyTorch writes GroupNorm as InstanceNormalization between Reshapes, then a Mul by the scale
+    and an Add of the shift; a following ReLU is folded into the range of that Add (BiT's
+    pre-activation GroupNorm+ReLU). The Add reads the norm through a Mul by a constant, so it
+    comes from a layer with weights and hosts the ReLU that comes back."""
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import export_module
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.gn, self.conv2 = nn.Conv2d(3, 8, 3, padding=1), nn.GroupNorm(2, 8), nn.Conv2d(8, 4, 1)
+
+        def forward(self, x):
+            return self.conv2(torch.relu(self.gn(self.conv1(x))))
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    with torch.no_grad():
+        net.gn.weight.uniform_(0.5, 1.5)
+        net.gn.bias.uniform_(-0.5, 0.5)
+    src = export_module(net, (torch.zeros(1, 3, 8, 8),), keep_weights=True)
+    assert build_graph(src, canonical=True).ops.count("Relu") == 1
+    _same(make_variant(src, "qdq"), src, {"QuantizeLinear", "InstanceNormalization"})
+    _same(make_variant(src, "qoperator"), src, {"QLinearConv"})

@@ -129,8 +129,8 @@ _WEIGHTED = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormaliz
 
 def from_weighted_layer(g, tensor: str, depth: int = 6) -> bool:
     """True if ``tensor`` is the output of a layer with weights (:data:`_WEIGHTED`), possibly
-    through sign-keeping layers (reshapes, slices, pooling, quantization) and sums, ``depth``
-    layers back."""
+    through sign-keeping layers (reshapes, slices, pooling, quantization), sums and scales by a
+    constant (a Mul, or a Div of the tensor), ``depth`` layers back."""
     p = g.producer(tensor)
     if p is None or depth <= 0:
         return False
@@ -139,6 +139,10 @@ def from_weighted_layer(g, tensor: str, depth: int = 6) -> bool:
         return not (p.op in ("MatMul", "QLinearMatMul", "MatMulInteger") and len(data) > 1)
     if p.op in ("Add", "Sum"):
         return any(from_weighted_layer(g, i, depth - 1) for i in data)
+    if p.op in ("Mul", "Div") and len(p.inputs) == 2 and len(data) == 1 and (p.op == "Mul" or p.inputs[0] == data[0]):
+        # a scale by a constant (a GroupNorm's per-channel scale, which PyTorch writes after its
+        # InstanceNormalization) keeps what the tensor comes from
+        return from_weighted_layer(g, data[0], depth - 1)
     return p.op in SIGN_KEEPING_OPS and bool(data) and from_weighted_layer(g, data[0], depth - 1)
 
 
