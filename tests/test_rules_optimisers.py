@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 from hnn_tf.graph import build_graph
+from test_rules_layout import _onnx  # noqa: E402  (tests/ is on sys.path)
 
 RNG = np.random.default_rng(0)
 
 
 def _w(*shape):
     return RNG.standard_normal(shape).astype(np.float32)
-
-
-def _onnx(nodes, inputs, inits=(), opset=17):
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
-                          [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, None)],
-                          initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in inits])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def _heads():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hnn_tf.graph.ir import Const
+from hnn_tf.graph.rules.base import Rule
 
 
 def value(c: Const | None) -> np.ndarray | None:
@@ -76,3 +77,17 @@ def fused(op: str, chain: list, inputs: list[str], attrs: dict | None = None, fl
     return Node(op=op, name="+".join(c.name for c in chain), inputs=list(inputs), outputs=list(last.outputs),
                 attrs=dict(attrs or {}), flops=numel(last.out_shape(0)) if flops is None else int(flops),
                 params=int(params), in_shapes=list(in_shapes or []), out_shapes=list(last.out_shapes))
+
+
+class Recount(Rule):
+    """A rule that sets a layer's parameter count: :meth:`match` returns ``(node, params)``;
+    the rewrite applies where the count differs (so the rule is idempotent)."""
+
+    def check(self, g, m):
+        n, params = m
+        return None if params != n.params else "already counted"
+
+    def rewrite(self, g, m):
+        n, params = m
+        n.params = params
+        return True

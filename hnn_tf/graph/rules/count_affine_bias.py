@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from hnn_tf.graph.ir import Const, GraphIR, Node
-from hnn_tf.graph.rules.base import Rule, register_rule
+from hnn_tf.graph.rules._helpers import Recount
+from hnn_tf.graph.rules.base import register_rule
 
 
 def out_channels(g: GraphIR, n: Node, w: Const) -> int | None:
@@ -18,7 +19,7 @@ def out_channels(g: GraphIR, n: Node, w: Const) -> int | None:
 
 
 @register_rule
-class CountAffineBias(Rule):
+class CountAffineBias(Recount):
     """Every Conv, ConvTranspose and Gemm with a constant weight counts weights + one bias per output channel, stored or not.
 
     Exporters store a bias or not for reasons that are not the architecture: a folded
@@ -35,12 +36,3 @@ class CountAffineBias(Rule):
             return None
         out = out_channels(g, n, w)
         return None if out is None else (n, w.numel + out)
-
-    def check(self, g, m):
-        n, params = m
-        return None if params != n.params else "already counted"
-
-    def rewrite(self, g, m):
-        n, params = m
-        n.params = params
-        return True

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from hnn_tf.graph.rules._helpers import numel
-from hnn_tf.graph.rules.base import Rule, register_rule
+from hnn_tf.graph.rules._helpers import Recount, numel
+from hnn_tf.graph.rules.base import register_rule
 
 #: Parameters per normalised feature: a scale and a bias (LayerNorm), a scale (RMSNorm).
 PER_FEATURE = {"LayerNormalization": 2, "RMSNormalization": 1}
 
 
 @register_rule
-class CountNormAffine(Rule):
+class CountNormAffine(Recount):
     """Every LayerNormalization counts a scale and a bias per normalised feature, every RMSNormalization a scale, stored or not.
 
     An untrained model's norms scale by ones and add zeros, and optimisers drop a
@@ -29,12 +29,3 @@ class CountNormAffine(Rule):
             return None
         axis = int(n.attrs.get("axis", -1)) % len(shape)
         return n, PER_FEATURE[n.op] * numel(shape[axis:])
-
-    def check(self, g, m):
-        n, params = m
-        return None if params != n.params else "already counted"
-
-    def rewrite(self, g, m):
-        n, params = m
-        n.params = params
-        return True
