@@ -291,8 +291,8 @@ def export_module(
             (:func:`hnn_tf.converters.tf_graph.weights_to_constant_of_shape`), which is all the
             graph builder reads of it. Without weights the exporter's initializer
             deduplication (``keep_initializers_as_inputs=True`` skips it) has nothing to do
-            but compare parameters: on 30 sampled timm models exports took 6% less time and
-            their canonical graphs are the same.
+            but compare parameters: on two samples of 30 timm models (paired, in one process)
+            exports took 6% less time, and the zoo's 1,713 canonical graphs are the same.
         dynamo: use the dynamo exporter (``torch.onnx.export(dynamo=True)``, onnxscript) instead:
             slower, and it folds BatchNorm and writes other spellings; the canonical graph
             reads both alike (docs/method.md "Exporter invariance"). Used to test that.

@@ -79,6 +79,21 @@ def fused(op: str, chain: list, inputs: list[str], attrs: dict | None = None, fl
                 params=int(params), in_shapes=list(in_shapes or []), out_shapes=list(last.out_shapes))
 
 
+def absorb_bias(g, n, width: int) -> bool:
+    """Make the Add of a constant of ``width`` elements that alone reads ``n``'s output (a
+    Gemm's, MatMul's or a fused projection's part) the bias of ``n``: its third input. Returns
+    whether it did."""
+    nxt = g.sole_reader(n)
+    if nxt is None or nxt.op != "Add" or len(nxt.inputs) != 2:
+        return False
+    other = [i for i in nxt.inputs if i != n.outputs[0]]
+    if len(other) != 1 or other[0] not in g.consts or g.consts[other[0]].numel != width:
+        return False
+    g.set_inputs(n, [n.inputs[0], n.inputs[1], other[0]])
+    g.absorb(n, nxt)
+    return True
+
+
 class Recount(Rule):
     """A rule that sets a layer's parameter count: :meth:`match` returns ``(node, params)``;
     the rewrite applies where the count differs (so the rule is idempotent)."""

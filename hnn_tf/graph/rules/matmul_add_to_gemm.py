@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hnn_tf.graph.rules._helpers import absorb_bias
 from hnn_tf.graph.rules.base import Rule, register_rule
 
 
@@ -38,10 +39,5 @@ class MatMulAddToGemm(Rule):
         w = g.const(n, 1)
         n.op = "Gemm"
         n.attrs = {"transB": 0}
-        nxt = g.sole_reader(n)
-        if nxt is not None and nxt.op == "Add" and len(nxt.inputs) == 2:
-            other = [i for i in nxt.inputs if i != n.outputs[0]]
-            if len(other) == 1 and other[0] in g.consts and g.consts[other[0]].numel == w.dims[1]:
-                g.set_inputs(n, [n.inputs[0], n.inputs[1], other[0]])
-                g.absorb(n, nxt)
+        absorb_bias(g, n, w.dims[1])
         return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hnn_tf.graph.ir import Const, Node
+from hnn_tf.graph.rules._helpers import absorb_bias
 from hnn_tf.graph.rules.base import Rule, register_rule
 
 
@@ -53,11 +54,10 @@ class SplitFusedGemm(Rule):
         bias = g.const(n, 2) if len(n.inputs) > 2 and n.inputs[2] else None
         if len(n.inputs) > 2 and n.inputs[2] and (bias is None or bias.numel != total):
             return None  # a broadcast or computed bias: not sliced here
-        return n, split, parts, trans_b, bias
+        return n, w, split, parts, trans_b, bias
 
     def rewrite(self, g, m):
-        n, split, parts, trans_b, bias = m
-        w = g.const(n, 1)
+        n, w, split, parts, trans_b, bias = m
         total = sum(parts)
         anchor = split
         for k, (width, tensor, shape) in enumerate(zip(parts, split.outputs, split.out_shapes)):
@@ -73,19 +73,7 @@ class SplitFusedGemm(Rule):
                         in_shapes=[n.in_shape(0), g.consts[wname].dims] + ([(width,)] if bias is not None else []),
                         out_shapes=[shape])
             anchor = g.insert_after(anchor, part) if k else g.replace([split], part)
-            if bias is None:
-                self._absorb_bias(g, part, width)
+            if bias is None and absorb_bias(g, part, width):  # onnxsim adds each part's bias after the Split
+                part.in_shapes = [*part.in_shapes, (width,)]
         g.remove(n)
         return True
-
-    @staticmethod
-    def _absorb_bias(g, part, width):
-        """onnxsim adds each part's bias after the Split: an Add of a constant of the part's width becomes its bias."""
-        nxt = g.sole_reader(part)
-        if nxt is None or nxt.op != "Add" or len(nxt.inputs) != 2:
-            return
-        other = [i for i in nxt.inputs if i != part.outputs[0]]
-        if len(other) == 1 and other[0] in g.consts and g.consts[other[0]].numel == width:
-            g.set_inputs(part, [*part.inputs, other[0]])
-            part.in_shapes = [*part.in_shapes, (width,)]
-            g.absorb(part, nxt)
