@@ -42,7 +42,7 @@ import io
 import operator
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from hnn_tf.errors import ConversionError
 
@@ -394,6 +394,27 @@ def export_with_fallback(module: Any, args: tuple, what: str, opset: int | None 
                                  dynamo=True), True
         except ConversionError as second:
             raise ConversionError(f"{first}; with the dynamo exporter: {second}") from None
+
+
+def first_export(what: str, opset: int | None = None, keep_weights: bool = False) -> Callable[[Any, tuple], Any]:
+    """The first exporter of :func:`export_with_fallback` as a function of (module, args): the
+    TorchScript export that :func:`export_with_fallback` returns when it succeeds.
+
+    Used to try a model's inputs by exporting them
+    (:func:`hnn_tf.converters.transformers_hf.model_inputs_exported`).
+
+    Args:
+        what, opset, keep_weights: as :func:`export_with_fallback`.
+    Returns:
+        ``export(module, args) -> onnx.ModelProto``, raising ConversionError where
+        :func:`export_module` does.
+    """
+    opset = DEFAULT_OPSET if opset is None else opset
+
+    def export(module: Any, args: tuple) -> Any:
+        return export_module(module, args, None, opset=opset, what=what, keep_weights=keep_weights)
+
+    return export
 
 
 def _export_dynamo(module: Any, args: tuple, kwargs: dict | None, opset: int, what: str, path: str | None,

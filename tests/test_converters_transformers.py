@@ -468,3 +468,44 @@ def test_a_config_image_size_pair_gives_a_non_square_trigger_image():
     assert [tuple(a.shape) for a in args] == [(1, 16), (1, 3, 40, 24)]
     _, args, _ = model_inputs(Captioned(), transformers.PretrainedConfig(image_size=48))
     assert tuple(args[-1].shape) == (1, 3, 48, 48)
+
+
+def test_inputs_tried_by_exporting_choose_what_running_chooses_and_run_the_model_once_less():
+    """model_inputs_exported: each candidate is tried by exporting it, so the one kept is
+    exported once and not run before; a candidate that runs but does not export is still the
+    one chosen (its caller's export then reports it), and the inputs are model_inputs's."""
+    import torch
+
+    from hnn_tf.converters.pytorch import export_with_fallback, first_export
+    from hnn_tf.converters.transformers_hf import MEL_FRAMES, model_inputs, model_inputs_exported
+
+    class Stacked(torch.nn.Module):
+        main_input_name = "input_features"
+
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(160, 8)
+            self.calls = 0  # calls on the shape that works
+
+        def forward(self, input_features):
+            out = self.proj(input_features)
+            self.calls += 1
+            return out
+
+    cfg = transformers.PretrainedConfig(num_mel_bins=80)
+    model = Stacked()
+    old_module, expected, _ = model_inputs(model, cfg)
+    old_proto, _ = export_with_fallback(old_module, expected, "transformers model")
+    assert model.calls == 2  # chosen by running it, then run again by the export's trace
+    model.calls = 0
+    module, args, _, proto = model_inputs_exported(model, cfg, first_export("transformers model"))
+    assert [tuple(a.shape) for a in args] == [tuple(a.shape) for a in expected] == [(1, MEL_FRAMES, 160)]
+    assert model.calls == 1 and proto is not None  # chosen by its export, which is the one returned
+    assert proto.SerializeToString() == old_proto.SerializeToString()
+
+    def refuses(module, args):
+        raise RuntimeError("this exporter refuses everything")
+
+    model.calls = 0
+    _, args, _, proto = model_inputs_exported(model, cfg, refuses)
+    assert proto is None and [tuple(a.shape) for a in args] == [(1, MEL_FRAMES, 160)]

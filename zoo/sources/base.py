@@ -66,6 +66,10 @@ class Built:
         notes: what the source changed to build it (``"4 layers, hidden 256"``), empty if nothing.
         task: the task found while building, when the entry could not say it cheaply
             (transformers' modality), else None.
+        exported: the TorchScript export without weights (``onnx.ModelProto``) that the build
+            made while choosing the inputs (transformers:
+            :func:`hnn_tf.converters.transformers_hf.model_inputs_exported`), which
+            :meth:`Source.export` returns instead of exporting again; else None.
     """
 
     model: Any
@@ -74,6 +78,7 @@ class Built:
     params: int = 0
     notes: str = ""
     task: str | None = None
+    exported: Any = None
 
 
 class TooLarge(Exception):
@@ -153,6 +158,8 @@ class Source:
             from hnn_tf.converters import to_onnx
 
             return to_onnx(built.model, framework="keras", keep_weights=keep_weights)
+        if built.exported is not None and not dynamo and not keep_weights:
+            return built.exported
         from hnn_tf.converters.pytorch import export_with_fallback
 
         proto, used_dynamo = export_with_fallback(built.model, built.args, f"{self.name} model",

@@ -30,7 +30,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hnn_tf.converters.transformers_hf import make_model as _make, model_inputs
+from hnn_tf.converters.pytorch import first_export
+from hnn_tf.converters.transformers_hf import make_model as _make, model_inputs_exported
 from hnn_tf.zoo.sources._torch import parameter_count
 from hnn_tf.zoo.sources.base import Built, Source, TooLarge, ZooEntry, register_source
 
@@ -390,8 +391,8 @@ def build_from_config(cfg: Any, max_params: int | None = None, shrink: bool = Tr
     model = _make(cfg).eval()
     if params is None:
         params = parameter_count(model)
-    module, args, task = model_inputs(model, cfg)
-    return Built(module, args, None, params, ", ".join(notes), task), task
+    module, args, task, exported = model_inputs_exported(model, cfg, first_export("transformers model"))
+    return Built(module, args, None, params, ", ".join(notes), task, exported), task
 
 
 @register_source
