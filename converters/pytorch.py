@@ -163,35 +163,44 @@ def exported_module_in_eval_mode(exported_program: Any) -> Any:
     return gm
 
 
+#: Passes of the TorchScript exporter that hnn skips (``torch._C`` name -> why).
+SKIPPED_PASSES = {
+    # The exporter infers shapes node by node while it converts (its symbolic functions read
+    # those shapes to choose ONNX operators, so that inference stays), and then twice over the
+    # whole converted graph, which only annotates the output's value_info and is discarded when
+    # it fails. hnn infers shapes itself (hnn_tf.graph.shapes, hnn_tf.graph.propagate). On 127
+    # zoo models exported both ways (in pairs, beside another job) exports took 183 s instead
+    # of 234 s and the canonical graphs are identical; torchvision's mvit_v2_s, whose passes
+    # each build a protobuf over 2 GiB before failing, exports in 6 s instead of 190 s.
+    "_jit_pass_onnx_graph_shape_type_inference": "whole-graph shape inference",
+    # Ten consistency checks of the TorchScript graph between the exporter's passes: each walks
+    # the whole graph and only raises on a graph the passes broke (which the ONNX parse and
+    # hnn's IR check would refuse too). In a profile of 40 timm exports they took 1.1 s of
+    # 32.7 s, and 1.6 s of 26.5 s in 24 transformers exports.
+    "_jit_pass_lint": "graph consistency checks",
+}
+
+
 @contextlib.contextmanager
-def _no_whole_graph_shape_inference():
-    """Skip the TorchScript exporter's two whole-graph shape-inference passes for one export.
+def _skipped_passes():
+    """Skip the TorchScript exporter's passes in :data:`SKIPPED_PASSES` for one export: each is
+    replaced by a function that does nothing, and restored afterwards (docs/method.md
+    "Exporter invariance").
 
-    The exporter infers shapes twice: node by node while it converts (its symbolic functions
-    read those shapes to choose ONNX operators, so that inference stays), and then twice over
-    the whole converted graph (``torch._C._jit_pass_onnx_graph_shape_type_inference``), which
-    only annotates the output's value_info and is discarded when it fails. hnn infers shapes
-    itself (:mod:`hnn_tf.graph.shapes`, :mod:`hnn_tf.graph.propagate`), so the two passes are
-    skipped. On 127 zoo models exported both ways (in pairs, beside another job) exports took
-    183 s instead of 234 s and the canonical graphs are identical; torchvision's mvit_v2_s,
-    whose passes each build a protobuf over 2 GiB before failing, exports in 6 s instead of
-    190 s (docs/method.md "Exporter invariance").
-
-    Source: ``torch/onnx/_internal/torchscript_exporter/utils.py`` (``_model_to_graph`` calls
-    the pass through ``torch._C``; where this torch lacks it, nothing is changed).
+    Source: ``torch/onnx/_internal/torchscript_exporter/utils.py`` (``_model_to_graph`` and
+    ``_optimize_graph`` call the passes through ``torch._C``; a pass this torch lacks is left
+    alone).
     """
     import torch
 
-    name = "_jit_pass_onnx_graph_shape_type_inference"
-    saved = getattr(torch._C, name, None)
-    if saved is None:
-        yield
-        return
-    setattr(torch._C, name, lambda *args, **kwargs: None)
+    saved = {name: getattr(torch._C, name) for name in SKIPPED_PASSES if hasattr(torch._C, name)}
+    for name in saved:
+        setattr(torch._C, name, lambda *args, **kwargs: None)
     try:
         yield
     finally:
-        setattr(torch._C, name, saved)
+        for name, function in saved.items():
+            setattr(torch._C, name, function)
 
 
 def _solve_triangular_symbolic(g: Any, a: Any, b: Any, upper: Any, left: Any, unitriangular: Any) -> Any:
@@ -320,7 +329,7 @@ def export_module(
             module.eval()
         # nn.MultiheadAttention's inference fast path is one fused op no exporter knows
         torch.backends.mha.set_fastpath_enabled(False)
-        with warnings.catch_warnings(), torch.no_grad(), _no_whole_graph_shape_inference(), \
+        with warnings.catch_warnings(), torch.no_grad(), _skipped_passes(), \
                 _missing_symbolics(int(opset)), zero_products():
             warnings.simplefilter("ignore")
             torch.onnx.export(

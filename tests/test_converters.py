@@ -485,9 +485,10 @@ def test_register_new_framework(tmp_path, resnet18_proto):
 
 def test_torchscript_export_skips_only_the_whole_graph_shape_inference(monkeypatch):
     """The TorchScript exporter's two whole-graph shape-inference passes only annotate
-    value_info: export_module skips them (and puts the pass back, also after a failed export),
-    and the canonical graph is the one the exporter gives with them (a transformer block
-    with a rotary-style chunk, whose operators the node-by-node inference chooses)."""
+    value_info, and its graph consistency checks only raise on a broken graph: export_module
+    skips both (and puts them back, also after a failed export), and the canonical graph is
+    the one the exporter gives with them (a transformer block with a rotary-style chunk, whose
+    operators the node-by-node inference chooses)."""
     import io
     import warnings
 
@@ -513,9 +514,18 @@ def test_torchscript_export_skips_only_the_whole_graph_shape_inference(monkeypat
         return original(*args, **kwargs)
 
     monkeypatch.setattr(torch._C, "_jit_pass_onnx_graph_shape_type_inference", counted)
+    lints = []
+    original_lint = torch._C._jit_pass_lint
+
+    def counted_lint(*args, **kwargs):
+        lints.append(1)
+        return original_lint(*args, **kwargs)
+
+    monkeypatch.setattr(torch._C, "_jit_pass_lint", counted_lint)
     model, args = Block().eval(), (torch.zeros(1, 6, 32),)
     skipped = build_graph(export_module(model, args), canonical=True)
     assert calls == [] and torch._C._jit_pass_onnx_graph_shape_type_inference is counted
+    assert lints == [] and torch._C._jit_pass_lint is counted_lint
     buf = io.BytesIO()
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)  # as export_module does: the fused op has no ONNX form
@@ -526,7 +536,7 @@ def test_torchscript_export_skips_only_the_whole_graph_shape_inference(monkeypat
                               training=torch.onnx.TrainingMode.PRESERVE)
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
-    assert len(calls) == 2
+    assert len(calls) == 2 and len(lints) >= 5
     full = build_graph(onnx.load_model_from_string(buf.getvalue()), canonical=True)
     a, b = skipped.to_dict(), full.to_dict()
     a.pop("names"), b.pop("names")
@@ -538,7 +548,7 @@ def test_torchscript_export_skips_only_the_whole_graph_shape_inference(monkeypat
 
     with pytest.raises(ConversionError):
         export_module(Broken(), args)
-    assert torch._C._jit_pass_onnx_graph_shape_type_inference is counted
+    assert torch._C._jit_pass_onnx_graph_shape_type_inference is counted and torch._C._jit_pass_lint is counted_lint
 
 
 def test_triangular_solve_is_one_matmul_in_both_exporters_and_the_symbolic_is_removed_afterwards():
