@@ -232,8 +232,9 @@ WRITTEN_AS_MATMUL = {"aten::linalg_solve_triangular": (_solve_triangular_symboli
 
 @contextlib.contextmanager
 def _missing_symbolics(opset: int):
-    """Register the TorchScript symbolics of :data:`WRITTEN_AS_MATMUL` for one export, where the
-    exporter has none, and remove them afterwards (a caller's own registration is left alone).
+    """Register the TorchScript symbolics of :data:`WRITTEN_AS_MATMUL` and
+    :data:`hnn_tf.converters.symbolics.MISSING_SYMBOLICS` for one export, where the exporter has
+    none, and remove them afterwards (a caller's own registration is left alone).
 
     Source: ``torch.onnx.register_custom_op_symbolic`` / ``unregister_custom_op_symbolic``.
     """
@@ -244,8 +245,12 @@ def _missing_symbolics(opset: int):
     except ImportError:  # pragma: no cover - another torch layout: register nothing
         yield
         return
+    from .symbolics import MISSING_SYMBOLICS
+
+    wanted = {name: symbolic for name, (symbolic, _) in WRITTEN_AS_MATMUL.items()}
+    wanted.update({name: make(opset) for name, make in MISSING_SYMBOLICS.items()})
     added = []
-    for name, (symbolic, _) in WRITTEN_AS_MATMUL.items():
+    for name, symbolic in wanted.items():
         if not registry.is_registered_op(name, opset):
             torch.onnx.register_custom_op_symbolic(name, symbolic, 9)
             added.append(name)
@@ -374,12 +379,14 @@ def export_with_fallback(module: Any, args: tuple, what: str, opset: int | None 
                          dynamo: bool = False, kwargs: dict | None = None) -> tuple[Any, bool]:
     """:func:`export_module`, with the dynamo exporter where the TorchScript one fails.
 
-    The TorchScript exporter lacks operators that the dynamo one decomposes: ``aten::rms_norm``,
-    ``col2im`` (VOLO's fold), ``Unfold`` of an unknown size (HaloNet), the anti-aliased
-    ``upsample_*_aa`` (Hiera, NaFlex ViTs), an ``adaptive_avg_pool2d`` whose output size does not
-    divide its input (CSATv2), a convolution by a computed kernel (CondConv), ``aten::expm1``,
-    ``aten::diff``. The canonical graph reads both exporters' graphs alike (docs/method.md
-    "Exporter invariance").
+    The TorchScript exporter lacks operators that the dynamo one decomposes: ``col2im`` (VOLO's
+    fold), ``Unfold`` of an unknown size (HaloNet), the anti-aliased ``upsample_*_aa`` (Hiera,
+    NaFlex ViTs), an ``adaptive_avg_pool2d`` whose output size does not divide its input
+    (CSATv2), a convolution by a computed kernel (CondConv), ``index_add_`` with repeated
+    indices, integer ``bitwise_and`` before opset 18 (the symbolics hnn adds for ``rms_norm``,
+    ``expm1``, ``asinh``, ``diff`` and boolean ``bitwise_and`` are in
+    :mod:`hnn_tf.converters.symbolics`). The canonical graph reads both exporters' graphs
+    alike (docs/method.md "Exporter invariance").
 
     Args:
         module, args, what, opset, keep_weights: as :func:`export_module` (``opset`` None:

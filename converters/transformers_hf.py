@@ -27,7 +27,7 @@ works, the historical shape first; this converter and the zoo try each by export
 another modality beside them (a video, a spectrogram, token ids, a cross-attending module's
 ``encoder_hidden_states``) gets it. The model is called with these as keywords and
 ``use_cache=False`` where it takes it, and returns its tensors. Where the TorchScript exporter
-lacks an operator (``aten::expm1``, ``aten::diff``, in-place ``scatter``), the dynamo exporter
+lacks an operator (in-place ``scatter``, ``index_add_`` with repeated indices), the dynamo exporter
 is used instead.
 
 A folder is read without running anything from it: ``config.json`` is parsed as JSON

@@ -305,9 +305,10 @@ def test_keys_and_listing_keep_tensorflow_unloaded_or_quiet(tmp_path):
 
 
 def test_a_model_the_torchscript_exporter_cannot_export_falls_back_to_dynamo():
-    """``aten::rms_norm`` has no TorchScript symbolic at opset 17 (timm's vit_*_reg1_gap and
-    VOLO's col2im, HaloNet's Unfold fail alike): a zoo source and the PyTorch converter export
-    such a module with the dynamo exporter, and the source's build notes say so."""
+    """``aten::col2im`` (``F.fold``) has no TorchScript symbolic and no ONNX form before opset
+    18 (VOLO's fold; HaloNet's Unfold of an unknown size fails alike): a zoo source and the
+    PyTorch converter export such a module with the dynamo exporter, and the source's build
+    notes say so."""
     import torch
     from torch import nn
 
@@ -316,23 +317,22 @@ def test_a_model_the_torchscript_exporter_cannot_export_falls_back_to_dynamo():
     from hnn_tf.errors import ConversionError
     from hnn_tf.graph import build_graph
 
-    class RMSNormed(nn.Module):
+    class Folded(nn.Module):
         def __init__(self):
             super().__init__()
-            self.fc = nn.Linear(16, 16)
-            self.weight = nn.Parameter(torch.ones(16))
+            self.fc = nn.Linear(4, 4)
 
         def forward(self, x):
-            return torch.nn.functional.rms_norm(self.fc(x), (16,), self.weight)
+            return torch.nn.functional.fold(self.fc(x), (3, 3), kernel_size=2)
 
-    args = (torch.zeros(1, 16),)
-    with pytest.raises(ConversionError, match="rms_norm"):
-        export_module(RMSNormed().eval(), args)
-    built = Built(RMSNormed().eval(), args, None, 16 * 17 + 16)
+    args = (torch.zeros(1, 4, 4),)
+    with pytest.raises(ConversionError, match="col2im"):
+        export_module(Folded().eval(), args)
+    built = Built(Folded().eval(), args, None, 4 * 5)
     proto = ToySource().export(built)
     assert built.notes == "dynamo exporter"
-    assert build_graph(proto, canonical=True).ops == ["Gemm", "RMSNormalization"]
-    assert build_graph(to_onnx(RMSNormed().eval(), input_shape=(1, 16)), canonical=True).ops == ["Gemm", "RMSNormalization"]
+    assert build_graph(proto, canonical=True).ops == ["Gemm", "Col2Im"]
+    assert build_graph(to_onnx(Folded().eval(), input_shape=(1, 4, 4)), canonical=True).ops == ["Gemm", "Col2Im"]
 
 
 def test_zoo_models_are_built_with_zero_weights_and_the_same_graph():
