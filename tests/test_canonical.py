@@ -53,7 +53,7 @@ def test_rule_list():
         "strip_trailing_softmax", "remove_dead_nodes", "merge_duplicate_layers",  # clean-up
         "drop_layout_transposes", "drop_transposes", "drop_neutral_arithmetic", "drop_noops", "slices_to_split",
         "drop_empty_concat_inputs", "drop_single_input_concat", "merge_nested_concat", "drop_gemm_reshapes", "fold_pad",  # layout
-        "clip_to_relu", "drop_redundant_relu", "fuse_silu", "fuse_hardsigmoid", "fuse_hardswish", "fuse_gelu", "matmul_add_to_gemm", "split_fused_gemm",
+        "clip_to_relu", "drop_redundant_relu", "fuse_silu", "fuse_hardsigmoid", "fuse_hardswish", "fuse_gelu", "relu6_as_relu", "matmul_add_to_gemm", "split_fused_gemm",
         "gathernd_to_gather", "fold_scale_into_gemm",
         "fuse_layernorm", "fuse_rmsnorm", "affine_to_batchnorm", "fold_batchnorm",
         "global_pool", "reshape_to_flatten", "collapse_data_movement", "count_affine_bias", "count_norm_affine",
@@ -326,13 +326,13 @@ def test_build_graph_canonical_on_a_keras_style_export():
     assert raw.num_nodes == 10
     trace = []
     g = build_graph(m, canonical=True, trace=trace)
-    assert g.ops == ["Conv", "Relu6", "GlobalAveragePool", "Flatten", "Gemm"]
+    assert g.ops == ["Conv", "Relu", "GlobalAveragePool", "Flatten", "Gemm"]  # ReLU6 read as ReLU
     assert g.edges.tolist() == [[0, 1], [1, 2], [2, 3], [3, 4]]
     assert g.params.tolist() == [8 * 27 + 8, 0, 0, 0, 8 * 5 + 5]
     assert g.flops[0] == raw.flops[raw.ops.index("Conv")]
     assert trace[0] == ("clean-up", 10) and trace[-1] == ("canonical_order", 5)
     merged = build_graph(m, canonical=True, merge=True)
-    assert merged.ops == ["Conv-Relu6", "GlobalAveragePool", "Flatten", "Gemm"]
+    assert merged.ops == ["Conv-Relu", "GlobalAveragePool", "Flatten", "Gemm"]
 
 
 def test_raw_graph_is_not_canonicalised(resnet18_onnx):
@@ -507,7 +507,7 @@ def test_keras_and_keras_tflite_give_one_graph(tmp_path, flavour):
     path = tflite_file(model, tmp_path, flavour)
     assert detect_framework(path) == "tflite"
     direct = build_graph(to_onnx(model), canonical=True)
-    assert direct.ops == ["Conv", "Relu6", "Conv", "Relu", "GlobalAveragePool", "Flatten", "Gemm"]
+    assert direct.ops == ["Conv", "Relu", "Conv", "Relu", "GlobalAveragePool", "Flatten", "Gemm"]
     assert_same_graph(direct, build_graph(to_onnx(path), canonical=True))
     # and with the weights kept (tf2onnx's usual route: BatchNorm folded by tf2onnx)
     assert_same_graph(direct, build_graph(to_onnx(model, keep_weights=True), canonical=True))

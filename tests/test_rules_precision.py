@@ -259,21 +259,26 @@ def test_folded_relus_after_normalisations_and_slices_not_after_products():
     _same(make_variant(src, "dynamic"), src, {"ConvInteger"})
 
 
-def test_a_relu6_whose_bound_calibration_reached_comes_back_as_relu6():
-    """When the calibration inputs drive a ReLU6 past 6, the quantizer gives the removed Clip
-    its range [0, 6]: the range says ReLU6, and the rule puts a ``Relu6`` back (QDQ and QOperator)."""
+def test_a_relu6_gives_the_float_graph_whether_or_not_calibration_reached_its_bound():
+    """The quantizers remove a ReLU6 and give its tensor the range the calibration saw: [0, 6]
+    when the calibration inputs drive it past 6 (the rule puts a ``Relu6`` back), [0, max]
+    below 6 (a ``Relu`` comes back, as from a ReLU). The canonical graph reads a ReLU6 as a
+    ReLU (``relu6_as_relu``), so both quantized models give the float graph (QDQ and QOperator)."""
     import torch
 
     from hnn_tf.converters.pytorch import export_module
 
-    net = _net(True)
-    with torch.no_grad():
-        net.c2[0].weight.mul_(50.0)  # the second block's pre-activations now reach far past 6
-    src = export_module(net, (torch.zeros(1, 3, 16, 16),), keep_weights=True)
-    base = build_graph(src, canonical=True)
-    assert base.ops.count("Relu6") == 1
-    _same(make_variant(src, "qdq"), src, {"QuantizeLinear"})
-    _same(make_variant(src, "qoperator"), src, {"QLinearConv"})
+    for gain in (50.0, 1.0):
+        net = _net(True)
+        with torch.no_grad():
+            net.c2[0].weight.mul_(gain)  # 50: the second block's pre-activations reach far past 6
+        src = export_module(net, (torch.zeros(1, 3, 16, 16),), keep_weights=True)
+        base = build_graph(src, canonical=True)
+        assert "Relu6" not in base.ops and base.ops.count("Relu") == 2
+        _same(make_variant(src, "qdq"), src, {"QuantizeLinear"})
+        _same(make_variant(src, "qoperator"), src, {"QLinearConv"})
+    raw = build_graph(src)  # the raw graph keeps what the exporter wrote
+    assert "Clip" in raw.ops
 
 
 def test_a_sum_of_activations_without_weights_hosts_no_folded_relu():

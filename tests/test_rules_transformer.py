@@ -100,6 +100,17 @@ def test_fuse_hardswish():
         assert _canon(Block(Lambda(fn))).fingerprint() == native.fingerprint()
 
 
+def test_relu6_as_relu():
+    """A ReLU6 is read as a ReLU (the quantizers erase its bound), after the HardSwish written
+    with a ReLU6 has been fused; the raw graph keeps the Clip."""
+    relu = _canon(Block(nn.ReLU()))
+    assert relu.ops == ["Gemm", "Relu", "Gemm"]
+    assert _canon(Block(nn.ReLU6())).fingerprint() == relu.fingerprint()
+    assert "Clip" in _raw_ops(Block(nn.ReLU6()))
+    by_hand = _canon(Block(Lambda(lambda x: x * torch.nn.functional.relu6(x + 3.0) / 6.0)))
+    assert by_hand.ops == ["Gemm", "HardSwish", "Gemm"]
+
+
 class WrittenLayerNorm(nn.Module):
     def __init__(self, d, square="pow", divide=True):
         super().__init__()
