@@ -381,3 +381,48 @@ def test_a_relu_folded_into_a_group_norms_affine_comes_back():
     assert build_graph(src, canonical=True).ops.count("Relu") == 1
     _same(make_variant(src, "qdq"), src, {"QuantizeLinear", "InstanceNormalization"})
     _same(make_variant(src, "qoperator"), src, {"QLinearConv"})
+
+
+def test_a_batchnorm_of_a_post_relu_input_hosts_no_folded_relu():
+    """RepVGG-style blocks (TextNet) add a BatchNorm of their post-ReLU input to the sum of their
+    convolution branches, then apply the ReLU. That BatchNorm's output is non-negative (its
+    input is, and its affine keeps the sign), so its quantized range starts at 0 without a
+    ReLU: the rules put no Relu after it, in QDQ (where the input is read through the restored
+    Relu) and in QOperator (where it is a QLinearAdd's output whose zero point is at the
+    range's start). A BatchNorm whose affine can flip the sign still hosts one."""
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import export_module
+
+    class Rep(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+            self.main = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8))
+            self.side = nn.Sequential(nn.Conv2d(8, 8, (3, 1), padding=(1, 0)), nn.BatchNorm2d(8))
+            self.identity = nn.BatchNorm2d(8)
+            self.main2 = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8))
+            self.identity2 = nn.BatchNorm2d(8)
+            self.head = nn.Linear(8, 4)
+
+        def forward(self, x):
+            x = self.stem(x)
+            x = torch.relu(self.main(x) + self.side(x) + self.identity(x))
+            x = torch.relu(self.main2(x) + self.identity2(x))
+            return self.head(x.mean((2, 3)))
+
+    torch.manual_seed(0)
+    net = Rep().eval()
+    src = export_module(net, (torch.zeros(1, 3, 16, 16),), keep_weights=True)
+    base = build_graph(src, canonical=True)
+    assert base.ops.count("Relu") == 3
+    _same(make_variant(src, "qdq"), src, {"QuantizeLinear"})
+    _same(make_variant(src, "qoperator"), src, {"QLinearConv", "QLinearAdd"})
+    with torch.no_grad():  # a shift below 0 in one channel: a non-negative range needs a ReLU
+        net.identity.bias[3] = -1.0
+    from hnn_tf.graph.rules._quant import _batchnorm_keeps_sign
+
+    g = build_ir(export_module(net, (torch.zeros(1, 3, 16, 16),), keep_weights=True))
+    keeps = [_batchnorm_keeps_sign(g, n.inputs) for n in g.nodes if n.op == "BatchNormalization"]
+    assert len(keeps) == 6 and keeps.count(False) == 1

@@ -65,6 +65,23 @@ def clipped_at_zero(g, n) -> bool:
     return "min" in n.attrs and float(n.attrs["min"]) >= 0
 
 
+#: Where a quantized op reads its output's zero point (input index; contrib ops as onnxruntime
+#: defines them).
+_OUTPUT_ZERO_POINT = {"DequantizeLinear": 2, "QLinearConv": 7, "QLinearMatMul": 7, "QLinearAdd": 7,
+                      "QLinearMul": 7, "QGemm": 8, "QLinearConcat": 1, "QLinearGlobalAveragePool": 4,
+                      "QLinearAveragePool": 4, "QLinearSigmoid": 4, "QLinearLeakyRelu": 4}
+
+
+def dequantized_at_min(g, n) -> bool:
+    """True if ``n`` gives a tensor quantized with a zero point equal to its integer type's
+    smallest value, or the DequantizeLinear of one: ``(q - zero point) * scale`` is then
+    non-negative for every ``q`` (a range that starts at 0, such as the output of a QLinearConv
+    or QLinearAdd with a ReLU folded into it)."""
+    index = _OUTPUT_ZERO_POINT.get(n.op)
+    return (index is not None and len(n.inputs) > index and bool(n.inputs[index])
+            and zero_point_at_min(g, n.inputs[index]))
+
+
 def squares(g, n) -> bool:
     """True if ``n`` squares its input: ``Pow`` by a constant even integer, or ``Mul`` of a tensor by itself."""
     if n.op == "Mul":
@@ -104,7 +121,7 @@ def nonnegative(g, tensor: str, depth: int = LOOK_BACK, _seen: dict | None = Non
     p = g.producer(tensor)
     if p is None or depth <= 0:
         return False
-    if clipped_at_zero(g, p) or squares(g, p):
+    if clipped_at_zero(g, p) or squares(g, p) or dequantized_at_min(g, p):
         answer = True
     else:
         answer = output_nonnegative(g, p.op, p.inputs, depth, seen)
@@ -168,11 +185,35 @@ def output_nonnegative(g, op: str, inputs: list[str], depth: int = LOOK_BACK, _s
         _constant_nonnegative(g, i) if i in g.consts else nonnegative(g, i, depth - 1, _seen) for i in operands)
 
 
+def _batchnorm_keeps_sign(g, inputs: list[str]) -> bool:
+    """True if a ``BatchNormalization(x, scale, bias, mean, var)`` maps a non-negative ``x`` to a
+    non-negative output: ``scale / sqrt(var + eps) >= 0`` and ``bias - mean * scale / sqrt(var +
+    eps) >= 0`` in every channel, or, where those values are not stored in the graph (over
+    :data:`hnn_tf.graph.ir.SMALL_CONST` channels), as it is at initialisation (scale 1, bias 0,
+    mean 0, variance 1)."""
+    values = [g.consts[i].value if i in g.consts else None for i in inputs[1:5]]
+    if len(values) < 4 or any(v is None for v in values):
+        return True
+    try:
+        scale, bias, mean, var = (np.asarray(v, dtype=np.float64).reshape(-1) for v in values)
+        a = scale / np.sqrt(np.maximum(var, 0.0) + 1e-5)
+        return bool(np.all(a >= 0) and np.all(bias - mean * a >= 0))
+    except ValueError:  # channel counts that do not broadcast: no claim
+        return False
+
+
 def folded_relu(g, zero_point: str, op: str, inputs: list[str]) -> bool:
     """True if the output of a layer ``op`` reading ``inputs`` (data and constants), quantized
     with zero point ``zero_point``, had a ReLU folded into it: its range starts at 0 and the
-    layer does not explain that."""
+    layer does not explain that.
+
+    A BatchNormalization of a non-negative tensor explains it when its affine keeps the sign
+    (:func:`_batchnorm_keeps_sign`): RepVGG-style blocks (TextNet) add a BatchNorm of their
+    post-ReLU input to the sum of their branches, and no ReLU follows that BatchNorm."""
     if op not in RELU_HOSTS or not zero_point_at_min(g, zero_point):
+        return False
+    if (op == "BatchNormalization" and inputs and inputs[0] and inputs[0] not in g.consts
+            and nonnegative(g, inputs[0]) and _batchnorm_keeps_sign(g, inputs)):
         return False
     if op == "MatMul" and not any(i in g.consts for i in inputs if i):
         return False  # a product of two activations (attention scores, a correlation) hosts no ReLU
