@@ -506,22 +506,18 @@ def test_torchscript_export_skips_only_the_whole_graph_shape_inference(monkeypat
             a, b = self.layer(x).chunk(2, dim=-1)
             return torch.cat([-b, a], dim=-1) * x
 
-    calls = []
-    original = torch._C._jit_pass_onnx_graph_shape_type_inference
+    def count_calls(name):  # replace torch._C.<name> by a wrapper that records its calls
+        calls, original = [], getattr(torch._C, name)
 
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
+        def counted(*args, **kwargs):
+            calls.append(1)
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(torch._C, "_jit_pass_onnx_graph_shape_type_inference", counted)
-    lints = []
-    original_lint = torch._C._jit_pass_lint
+        monkeypatch.setattr(torch._C, name, counted)
+        return calls, counted
 
-    def counted_lint(*args, **kwargs):
-        lints.append(1)
-        return original_lint(*args, **kwargs)
-
-    monkeypatch.setattr(torch._C, "_jit_pass_lint", counted_lint)
+    calls, counted = count_calls("_jit_pass_onnx_graph_shape_type_inference")
+    lints, counted_lint = count_calls("_jit_pass_lint")
     model, args = Block().eval(), (torch.zeros(1, 6, 32),)
     skipped = build_graph(export_module(model, args), canonical=True)
     assert calls == [] and torch._C._jit_pass_onnx_graph_shape_type_inference is counted
