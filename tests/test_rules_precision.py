@@ -426,3 +426,33 @@ def test_a_batchnorm_of_a_post_relu_input_hosts_no_folded_relu():
     g = build_ir(export_module(net, (torch.zeros(1, 3, 16, 16),), keep_weights=True))
     keeps = [_batchnorm_keeps_sign(g, n.inputs) for n in g.nodes if n.op == "BatchNormalization"]
     assert len(keeps) == 6 and keeps.count(False) == 1
+
+
+def test_a_relu_after_concatenated_attention_heads_comes_back():
+    """EfficientViT concatenates its attention heads' outputs (each ``v @ attn^T``, the values
+    from a convolution) and applies a ReLU: the quantizers fold that ReLU into the Concat's
+    range, and the rules put it back (QDQ and QOperator)."""
+    import torch
+    from torch import nn
+
+    from hnn_tf.converters.pytorch import export_module
+
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv = nn.ModuleList(nn.Conv2d(8, 12, 1) for _ in range(2))
+            self.proj = nn.Conv2d(8, 8, 1)
+
+        def forward(self, x):
+            outs = []
+            for qkv in self.qkv:
+                q, k, v = qkv(x).flatten(2).split([4, 4, 4], dim=1)
+                attn = (q.transpose(-2, -1) @ k).softmax(-1)
+                outs.append((v @ attn.transpose(-2, -1)).view(1, 4, 4, 4))
+            return self.proj(torch.relu(torch.cat(outs, 1)))
+
+    torch.manual_seed(0)
+    src = export_module(Heads().eval(), (torch.zeros(1, 8, 4, 4),), keep_weights=True)
+    assert build_graph(src, canonical=True).ops.count("Relu") == 1
+    _same(make_variant(src, "qdq"), src, {"QuantizeLinear"})
+    _same(make_variant(src, "qoperator"), src, {"QLinearConv"})

@@ -130,12 +130,12 @@ def nonnegative(g, tensor: str, depth: int = LOOK_BACK, _seen: dict | None = Non
 
 
 #: Layers a quantizer folds a ReLU into (onnxruntime removes a Relu or Clip whose input is a
-#: quantized tensor; in practice these): only after them is a range starting at 0 read as a
-#: folded ReLU. A layout layer is one when its input can be negative (RAFT's context split,
+#: quantized tensor; in practice these, and a Concat: EfficientViT's heads, concatenated, then a
+#: ReLU): only after them is a range starting at 0 read as a folded ReLU. A layout layer is one when its input can be negative (RAFT's context split,
 #: timm's LayerNorm2d: Transpose, LayerNorm, Transpose, ReLU).
 _LAYOUT_HOSTS = frozenset({"Split", "Slice", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze"})
 RELU_HOSTS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "InstanceNormalization",
-                        "LayerNormalization", "GroupNormalization", "Add", "Sum", *_LAYOUT_HOSTS})
+                        "LayerNormalization", "GroupNormalization", "Add", "Sum", "Concat", *_LAYOUT_HOSTS})
 #: Layers with weights: a sum or a slice hosts a folded ReLU only when one of its operands comes
 #: from one of these (a residual block); the box arithmetic of a detection head (anchors plus
 #: scaled offsets, non-negative on every input) hosts none.
@@ -146,15 +146,21 @@ _WEIGHTED = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormaliz
 
 def from_weighted_layer(g, tensor: str, depth: int = 6) -> bool:
     """True if ``tensor`` is the output of a layer with weights (:data:`_WEIGHTED`), possibly
-    through sign-keeping layers (reshapes, slices, pooling, quantization), sums and scales by a
-    constant (a Mul, or a Div of the tensor), ``depth`` layers back."""
+    through sign-keeping layers (reshapes, slices, pooling, quantization), sums, concatenations,
+    scales by a constant (a Mul, or a Div of the tensor) and products of two activations one of
+    which is (attention's values), ``depth`` layers back."""
     p = g.producer(tensor)
     if p is None or depth <= 0:
         return False
     data = [i for i in p.inputs if i and i not in g.consts]
-    if p.op in _WEIGHTED:  # a product of two activations (attention, a correlation) has no weights
-        return not (p.op in ("MatMul", "QLinearMatMul", "MatMulInteger") and len(data) > 1)
-    if p.op in ("Add", "Sum"):
+    if p.op in _WEIGHTED:
+        if p.op in ("MatMul", "QLinearMatMul", "MatMulInteger") and len(data) > 1:
+            # a product of two activations (attention's scores times its values): from a
+            # weighted layer when one factor is (the values' projection), not otherwise (a
+            # correlation of two feature maps' own products)
+            return any(from_weighted_layer(g, i, depth - 1) for i in data)
+        return True
+    if p.op in ("Add", "Sum", "Concat"):
         return any(from_weighted_layer(g, i, depth - 1) for i in data)
     if p.op in ("Mul", "Div") and len(p.inputs) == 2 and len(data) == 1 and (p.op == "Mul" or p.inputs[0] == data[0]):
         # a scale by a constant (a GroupNorm's per-channel scale, which PyTorch writes after its
@@ -217,7 +223,7 @@ def folded_relu(g, zero_point: str, op: str, inputs: list[str]) -> bool:
         return False
     if op == "MatMul" and not any(i in g.consts for i in inputs if i):
         return False  # a product of two activations (attention scores, a correlation) hosts no ReLU
-    if (op in ("Add", "Sum") or op in _LAYOUT_HOSTS) and not any(
+    if (op in ("Add", "Sum", "Concat") or op in _LAYOUT_HOSTS) and not any(
             from_weighted_layer(g, i) for i in inputs if i and i not in g.consts):
         return False
     if op in ("Add", "Sum") and any(p is not None and p.op in _BOUNDED for p in map(g.producer, inputs)):
