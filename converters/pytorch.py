@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import io
 import operator
 import warnings
@@ -163,8 +164,8 @@ def exported_module_in_eval_mode(exported_program: Any) -> Any:
     return gm
 
 
-#: Passes of the TorchScript exporter that hnn skips (``torch._C`` name -> why).
-SKIPPED_PASSES = {
+#: Passes of the TorchScript exporter that hnn skips (``torch._C`` names).
+SKIPPED_PASSES = (
     # The exporter infers shapes node by node while it converts (its symbolic functions read
     # those shapes to choose ONNX operators, so that inference stays), and then twice over the
     # whole converted graph, which only annotates the output's value_info and is discarded when
@@ -172,13 +173,13 @@ SKIPPED_PASSES = {
     # zoo models exported both ways (in pairs, beside another job) exports took 183 s instead
     # of 234 s and the canonical graphs are identical; torchvision's mvit_v2_s, whose passes
     # each build a protobuf over 2 GiB before failing, exports in 6 s instead of 190 s.
-    "_jit_pass_onnx_graph_shape_type_inference": "whole-graph shape inference",
+    "_jit_pass_onnx_graph_shape_type_inference",
     # Ten consistency checks of the TorchScript graph between the exporter's passes: each walks
     # the whole graph and only raises on a graph the passes broke (which the ONNX parse and
     # hnn's IR check would refuse too). In a profile of 40 timm exports they took 1.1 s of
     # 32.7 s, and 1.6 s of 26.5 s in 24 transformers exports.
-    "_jit_pass_lint": "graph consistency checks",
-}
+    "_jit_pass_lint",
+)
 
 
 @contextlib.contextmanager
@@ -425,12 +426,8 @@ def first_export(what: str, opset: int | None = None, keep_weights: bool = False
         ``export(module, args) -> onnx.ModelProto``, raising ConversionError where
         :func:`export_module` does.
     """
-    opset = DEFAULT_OPSET if opset is None else opset
-
-    def export(module: Any, args: tuple) -> Any:
-        return export_module(module, args, None, opset=opset, what=what, keep_weights=keep_weights)
-
-    return export
+    return functools.partial(export_module, opset=DEFAULT_OPSET if opset is None else opset, what=what,
+                             keep_weights=keep_weights)
 
 
 def _export_dynamo(module: Any, args: tuple, kwargs: dict | None, opset: int, what: str, path: str | None,

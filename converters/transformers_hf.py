@@ -588,7 +588,7 @@ def model_inputs_exported(model: Any, cfg: Any, export: Any) -> tuple[Any, tuple
             except Exception:  # noqa: BLE001 - then the run decides, as without export
                 pass
             else:
-                made.update(inputs=inputs, proto=proto)
+                made["proto"] = proto
                 return True
         return _runs(model, inputs, fixed)
 
@@ -607,9 +607,8 @@ def model_inputs_exported(model: Any, cfg: Any, export: Any) -> tuple[Any, tuple
                   "inputs_embeds": "text"}
     kinds = {modalities[k] for k in kwargs if k in modalities}
     task = kinds.pop() if len(kinds) == 1 else "multimodal"
-    tried = made.get("inputs", {})
-    same = list(tried) == list(kwargs) and all(tried[k] is kwargs[k] for k in kwargs)
-    return keyword_call(model, list(kwargs), fixed), tuple(kwargs.values()), task, made["proto"] if same else None
+    # an export that succeeds ends the search, so a proto made is the export of the inputs kept
+    return keyword_call(model, list(kwargs), fixed), tuple(kwargs.values()), task, made.get("proto")
 
 
 def read_config(folder: Path, trust: bool = False) -> Any:

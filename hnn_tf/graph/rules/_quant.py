@@ -65,21 +65,52 @@ def clipped_at_zero(g, n) -> bool:
     return "min" in n.attrs and float(n.attrs["min"]) >= 0
 
 
-#: Where a quantized op reads its output's zero point (input index; contrib ops as onnxruntime
-#: defines them).
-_OUTPUT_ZERO_POINT = {"DequantizeLinear": 2, "QLinearConv": 7, "QLinearMatMul": 7, "QLinearAdd": 7,
-                      "QLinearMul": 7, "QGemm": 8, "QLinearConcat": 1, "QLinearGlobalAveragePool": 4,
-                      "QLinearAveragePool": 4, "QLinearSigmoid": 4, "QLinearLeakyRelu": 4}
+#: QOperator op -> (float op, indices of the float op's inputs, index of the output zero point,
+#: indices whose constants are parameters); ops as onnxruntime's contrib ops define them.
+QOPS: dict[str, tuple[str, tuple[int, ...] | None, int, tuple[int, ...] | None]] = {
+    "QLinearConv": ("Conv", (0, 3, 8), 7, (3, 8)),
+    "QLinearConvTranspose": ("ConvTranspose", (0, 3, 8), 7, (3, 8)),
+    "QLinearMatMul": ("MatMul", (0, 3), 7, (3,)),
+    "QGemm": ("Gemm", (0, 3, 6), 8, (3, 6)),
+    "QLinearAdd": ("Add", (0, 3), 7, (0, 3)),
+    "QLinearMul": ("Mul", (0, 3), 7, (0, 3)),
+    "QLinearSigmoid": ("Sigmoid", (0,), 4, ()),
+    "QLinearLeakyRelu": ("LeakyRelu", (0,), 4, ()),
+    "QLinearSoftmax": ("Softmax", (0,), 4, ()),
+    "QLinearGlobalAveragePool": ("GlobalAveragePool", (0,), 4, ()),
+    "QLinearAveragePool": ("AveragePool", (0,), 4, ()),
+    "QLinearConcat": ("Concat", None, 1, None),  # inputs: Y_s, Y_zp, then (X, X_s, X_zp) per input
+}
+
+
+def _output_zero_point_index(n) -> int | None:
+    k = QOPS[n.op][2]
+    return k if k < len(n.inputs) else None
+
+
+def output_zero_point(n) -> str:
+    """The name of the zero point QOperator op ``n`` quantizes its output with ("" if it has none)."""
+    k = _output_zero_point_index(n)
+    return n.inputs[k] if k is not None else ""
+
+
+def output_scale(n) -> str:
+    """The name of the scale QOperator op ``n`` quantizes its output with ("" if it has none): the
+    input just before its output zero point."""
+    k = _output_zero_point_index(n)
+    return n.inputs[k - 1] if k is not None and k >= 1 else ""
 
 
 def dequantized_at_min(g, n) -> bool:
     """True if ``n`` gives a tensor quantized with a zero point equal to its integer type's
-    smallest value, or the DequantizeLinear of one: ``(q - zero point) * scale`` is then
-    non-negative for every ``q`` (a range that starts at 0, such as the output of a QLinearConv
-    or QLinearAdd with a ReLU folded into it)."""
-    index = _OUTPUT_ZERO_POINT.get(n.op)
-    return (index is not None and len(n.inputs) > index and bool(n.inputs[index])
-            and zero_point_at_min(g, n.inputs[index]))
+    smallest value (a QOperator op: :func:`output_zero_point`), or is the DequantizeLinear of
+    one: ``(q - zero point) * scale`` is then non-negative for every ``q`` (a range that starts
+    at 0, such as the output of a QLinearConv or QLinearAdd with a ReLU folded into it)."""
+    if n.op == "DequantizeLinear":
+        zp = n.inputs[2] if len(n.inputs) > 2 else ""
+    else:
+        zp = output_zero_point(n) if n.op in QOPS else ""
+    return bool(zp) and zero_point_at_min(g, zp)
 
 
 def squares(g, n) -> bool:
@@ -131,8 +162,9 @@ def nonnegative(g, tensor: str, depth: int = LOOK_BACK, _seen: dict | None = Non
 
 #: Layers a quantizer folds a ReLU into (onnxruntime removes a Relu or Clip whose input is a
 #: quantized tensor; in practice these, and a Concat: EfficientViT's heads, concatenated, then a
-#: ReLU): only after them is a range starting at 0 read as a folded ReLU. A layout layer is one when its input can be negative (RAFT's context split,
-#: timm's LayerNorm2d: Transpose, LayerNorm, Transpose, ReLU).
+#: ReLU): only after them is a range starting at 0 read as a folded ReLU. A layout layer is one
+#: when its input can be negative (RAFT's context split, timm's LayerNorm2d: Transpose,
+#: LayerNorm, Transpose, ReLU).
 _LAYOUT_HOSTS = frozenset({"Split", "Slice", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze"})
 RELU_HOSTS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "InstanceNormalization",
                         "LayerNormalization", "GroupNormalization", "Add", "Sum", "Concat", *_LAYOUT_HOSTS})

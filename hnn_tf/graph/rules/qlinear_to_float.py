@@ -6,44 +6,9 @@ import numpy as np
 import onnx
 
 from hnn_tf.graph.cost import node_flops
-from hnn_tf.graph.rules._quant import add_relu_after, folded_activation, folded_relu, restore_table_params
+from hnn_tf.graph.rules._quant import (QOPS, add_relu_after, folded_activation, folded_relu, output_scale,
+                                      output_zero_point, restore_table_params)
 from hnn_tf.graph.rules.base import Rule, register_rule
-
-#: QOperator op -> (float op, indices of the float op's inputs, index of the output zero point or None,
-#: indices whose constants are parameters).
-QOPS: dict[str, tuple[str, tuple[int, ...] | None, int | None, tuple[int, ...]]] = {
-    "QLinearConv": ("Conv", (0, 3, 8), 7, (3, 8)),
-    "QLinearConvTranspose": ("ConvTranspose", (0, 3, 8), 7, (3, 8)),
-    "QLinearMatMul": ("MatMul", (0, 3), 7, (3,)),
-    "QGemm": ("Gemm", (0, 3, 6), 8, (3, 6)),
-    "QLinearAdd": ("Add", (0, 3), 7, (0, 3)),
-    "QLinearMul": ("Mul", (0, 3), 7, (0, 3)),
-    "QLinearSigmoid": ("Sigmoid", (0,), None, ()),
-    "QLinearLeakyRelu": ("LeakyRelu", (0,), 4, ()),
-    "QLinearSoftmax": ("Softmax", (0,), None, ()),
-    "QLinearGlobalAveragePool": ("GlobalAveragePool", (0,), None, ()),
-    "QLinearAveragePool": ("AveragePool", (0,), None, ()),
-    "QLinearConcat": ("Concat", None, None, None),  # inputs: Y_s, Y_zp, then (X, X_s, X_zp) per input
-}
-def _output_zero_point_index(n) -> int | None:
-    _, picks, zp_index, _ = QOPS[n.op]
-    if picks is None:  # QLinearConcat: (Y_scale, Y_zero_point, then a triplet per input)
-        zp_index = 1
-    return zp_index if zp_index is not None and zp_index < len(n.inputs) else None
-
-
-def output_zero_point(n) -> str:
-    """The name of the zero point QOperator op ``n`` quantizes its output with ("" if it has none)."""
-    k = _output_zero_point_index(n)
-    return n.inputs[k] if k is not None else ""
-
-
-def output_scale(n) -> str:
-    """The name of the scale QOperator op ``n`` quantizes its output with ("" if it has none): the
-    input just before its output zero point."""
-    k = _output_zero_point_index(n)
-    return n.inputs[k - 1] if k is not None and k >= 1 else ""
-
 
 #: Attributes of the quantized ops that the float ops do not have.
 _DROP_ATTRS = {"channels_last"}

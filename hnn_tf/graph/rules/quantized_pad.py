@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hnn_tf.graph.rules.base import Rule, register_rule
-from hnn_tf.graph.rules.qlinear_to_float import QOPS, output_zero_point
+from hnn_tf.graph.rules._quant import QOPS, output_zero_point
 
 
 def _output_zero_point(p) -> str:
