@@ -42,19 +42,25 @@ def test_calibration_of_a_shipped_kind_is_the_packages_not_a_folder_in_the_worki
     assert HasherFolder.thresholds_for("wl").resolve() == tmp_path / "wl" / "check_threshold.json"
 
 
-def test_broad_calibration_separates_copies_from_other_families(family_items):
+def test_broad_calibration_flags_at_most_one_percent_of_known_models_and_says_what_it_catches(family_items):
+    from hnn_tf.codes import hamming_matrix
     from hnn_tf.zoo.calibration import calibrate_broad
     from hnn_tf.wl_hash import WLHasher
 
     items = family_items()
     rec = calibrate_broad(WLHasher(), items)
-    n, fams = len(items), 6
-    copies = 2 * n
-    # pairs: each copy with its source (positive) and with every architecture of the 5 other families
-    assert rec["zoo"] == "broad" and rec["positive_pairs"] == copies
-    assert rec["pairs"] == copies + copies * (n - n // fams)
-    assert rec["f1"] > 0.9 and rec["false_flags"] == 0.0 and 0 <= rec["threshold"] <= 64
-    assert rec["best_f1_thresholds"][0] <= rec["threshold"] <= rec["best_f1_thresholds"][1]
+    codes = WLHasher().encode([it.graph for it in items])
+    fam = np.array([it.family for it in items])
+    d = hamming_matrix(codes, codes)
+    d[fam[:, None] == fam[None, :]] = 65
+    flagged = (d.min(axis=1)[:, None] <= np.arange(65)[None, :]).mean(axis=0)
+    t, cap = rec["threshold"], rec["false_flag_cap"]
+    # the cap: the largest T at which at most 1% of the architectures are flagged against another family
+    assert flagged[cap] <= 0.01 and (cap == 64 or flagged[cap + 1] > 0.01)
+    assert rec["zoo"] == "broad" and t == min(cap, rec["f1_threshold"]) and flagged[t] <= 0.01
+    assert rec["false_flags"] == pytest.approx(flagged[t]) and rec["curve"][t] == pytest.approx(flagged[t], abs=1e-4)
+    # the six synthetic families share no block: the copies are caught, 1-layer ones at least as often
+    assert t > 0 and rec["recall_light"] >= rec["recall_copies"] > 0.5
 
     class OneCode:
         """A hasher that gives every graph the same code: every model looks like a copy of every other."""

@@ -347,15 +347,17 @@ def test_shipped_threshold_calibration_is_consistent():
     assert data["calibrations"]
     for version, rec in data["calibrations"].items():
         assert rec["hasher_version"] == version and rec["bits"] in (16, 32, 48, 64, 128)
-        lo, hi = rec["best_f1_thresholds"]
-        assert lo <= rec["threshold"] <= hi
-        curve = {c["threshold"]: c["f1"] for c in rec["curve"]}
-        assert curve[rec["threshold"]] == pytest.approx(max(curve.values()), abs=1e-4)
-        if rec.get("zoo", "paper") == "paper":  # all pairs of the paper zoo's 242 codes
-            assert rec["pairs"] == 242 * 241 // 2
-        else:  # broad zoo: each augmented copy with its source and with the other families' models
-            assert rec["zoo"] == "broad" and rec["pairs"] > rec["positive_pairs"] > 1000
-            assert 0.0 <= rec["false_flags"] <= 1.0
+        if rec.get("zoo", "paper") == "paper":  # best F1 over all pairs of the paper zoo's 242 codes
+            lo, hi = rec["best_f1_thresholds"]
+            assert lo <= rec["threshold"] <= hi and rec["pairs"] == 242 * 241 // 2
+            curve = {c["threshold"]: c["f1"] for c in rec["curve"]}
+            assert curve[rec["threshold"]] == pytest.approx(max(curve.values()), abs=1e-4)
+        else:  # broad zoo: best F1 of copies, capped where more than 1% of the zoo would be flagged
+            cap, t, flags = rec["false_flag_cap"], rec["threshold"], rec["curve"]
+            assert rec["zoo"] == "broad" and t == min(cap, rec["f1_threshold"])
+            assert flags[t] == pytest.approx(rec["false_flags"], abs=1e-4) and (cap == 0 or flags[cap] <= 0.01)
+            assert cap == rec["bits"] or flags[cap + 1] > 0.01
+            assert 0.0 <= rec["recall_copies"] <= 1.0 and 0.0 <= rec["recall_light"] <= 1.0
 
 
 def test_threshold_falls_back_with_a_warning_for_an_uncalibrated_hasher():
@@ -499,3 +501,24 @@ def test_calibration_reproduces_the_shipped_threshold():
     shipped = json.loads(THRESHOLD_FILE.read_text())["calibrations"].get(record["hasher_version"])
     assert shipped is not None, "the installed hasher has no calibration: run `hnn index calibrate`"
     assert record["threshold"] == shipped["threshold"]
+
+
+def test_false_flag_threshold_is_the_largest_within_the_rate():
+    from hnn_tf.errors import HNNError
+    from hnn_tf.index.threshold import false_flag_threshold
+
+    # 100 models: nearest other-family distances 0 (1 model), 3 (1), 5 (98)
+    d = np.array([0, 3] + [5] * 98)
+    r = false_flag_threshold(d, 8, rate=0.01)
+    assert r["threshold"] == 2 and r["flag_rate"] == 0.01 and r["curve"][:6] == [0.01, 0.01, 0.01, 0.02, 0.02, 1.0]
+    assert false_flag_threshold(d, 8, rate=0.02)["threshold"] == 4
+    # identical codes across families already exceed the rate: an identical code is still a match
+    assert false_flag_threshold(np.zeros(10, int), 8, rate=0.01) == {
+        "threshold": 0, "flag_rate": 1.0, "rate": 0.01, "curve": [1.0] * 9}
+    # no other family at all (distance bits + 1): nothing is ever flagged
+    assert false_flag_threshold(np.full(4, 9), 8)["threshold"] == 8
+    for bad in (np.zeros(0, int), ):
+        with pytest.raises(HNNError):
+            false_flag_threshold(bad, 8)
+    with pytest.raises(HNNError):
+        false_flag_threshold(d, 8, rate=1.5)

@@ -204,11 +204,12 @@ def index_import_cmd(file, db):
 def index_calibrate_cmd(bits, hasher_dir, zoo, dry_run, quiet, as_json):
     """Derive the default `hnn check` threshold of a hasher from a zoo and save it per hasher version.
 
-    The threshold with the best pair F1 is kept (ties: their median). Paper zoo (22 models,
-    original + 10 augmented copies each): positive pairs are two models of one Table 1
-    category. Broad zoo (the cache of `hnn zoo build`): positive pairs are an augmented copy
-    (10% of nodes deleted) and its source, negative pairs a copy and an architecture of
-    another family. See hnn_tf/zoo/calibration.py and hnn_tf/index/threshold.py.
+    Paper zoo (22 models, original + 10 augmented copies each): the threshold of best pair F1
+    (ties: their median), positive pairs being two models of one Table 1 category. Broad zoo
+    (the cache of `hnn zoo build`): the largest threshold at which at most 1% of the zoo's
+    architectures have another family's architecture within it; the output gives what it
+    catches (copies with one layer, and with 10% of layers, deleted). See
+    hnn_tf/zoo/calibration.py and hnn_tf/index/threshold.py.
     """
     from hnn_tf.index.threshold import save_calibration
     from hnn_tf.zoo.calibration import calibrate
@@ -219,10 +220,16 @@ def index_calibrate_cmd(bits, hasher_dir, zoo, dry_run, quiet, as_json):
     if as_json:
         click.echo(json.dumps({**record, "saved_to": str(saved) if saved else None}))
         return
-    lo, hi = record["best_f1_thresholds"]
-    click.echo(f"threshold {record['threshold']} bits for {record['hasher_version']} on the {record['zoo']} zoo: "
-               f"best pair F1 {record['f1']:.3f} (reached for T in {lo}..{hi}), precision {record['precision']:.3f}, "
-               f"recall {record['recall']:.3f} over {record['pairs']} pairs ({record['positive_pairs']} positive)")
+    if "best_f1_thresholds" in record:
+        lo, hi = record["best_f1_thresholds"]
+        click.echo(f"threshold {record['threshold']} bits for {record['hasher_version']} on the {record['zoo']} zoo: "
+                   f"best pair F1 {record['f1']:.3f} (reached for T in {lo}..{hi}), precision "
+                   f"{record['precision']:.3f}, recall {record['recall']:.3f} over {record['pairs']} pairs "
+                   f"({record['positive_pairs']} positive)")
+    else:
+        click.echo(f"threshold {record['threshold']} bits for {record['hasher_version']} on the {record['zoo']} zoo: "
+                   f"{record['selection']}; it catches {record['recall_light']:.1%} of the copies with one layer "
+                   f"deleted and {record['recall_copies']:.1%} of those with 10% deleted")
     if "held_out" in record:
         h = record["held_out"]
         click.echo(f"held-out test-vs-train pairs: precision {h['precision']:.3f}, recall {h['recall']:.3f}, "

@@ -221,7 +221,8 @@ def train_cmd(method, sources, seed, output, no_calibrate, quiet):
     if not no_calibrate:
         record = calibrate_broad(hasher, items, log=say)
         saved = save_calibration(record, output)
-        click.echo(f"check threshold {record['threshold']} bits (best pair F1 {record['f1']:.3f}; zoo architectures "
-                   f"with another family's within it: {record['false_flags']:.1%}) saved to {saved}")
+        click.echo(f"check threshold {record['threshold']} bits (zoo architectures with another family's within it: "
+                   f"{record['false_flags']:.1%}; copies caught: {record['recall_light']:.1%} with one layer "
+                   f"deleted, {record['recall_copies']:.1%} with 10% deleted) saved to {saved}")
     click.echo(f"zoo graphs {t1 - t0:.0f} s, training {t2 - t1:.0f} s, saving and calibration "
                f"{time.perf_counter() - t2:.0f} s")

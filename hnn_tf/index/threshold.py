@@ -40,7 +40,7 @@ from hnn_tf.errors import HNNError
 from hnn_tf.hasher_files import SHIPPED_THRESHOLDS, HasherFolder
 from hnn_tf.safe_io import atomic_write
 
-__all__ = ["THRESHOLD_FILE", "ThresholdChoice", "best_f1_threshold", "save_calibration", "threshold_for"]
+__all__ = ["THRESHOLD_FILE", "ThresholdChoice", "best_f1_threshold", "false_flag_threshold", "save_calibration", "threshold_for"]
 
 #: The calibrations of the shipped hashers.
 THRESHOLD_FILE = SHIPPED_THRESHOLDS
@@ -89,6 +89,38 @@ def best_f1_threshold(distances: Any, same: Any, bits: int) -> dict[str, Any]:
         "curve": [{"threshold": int(i), "precision": round(float(precision[i]), 4),
                    "recall": round(float(recall[i]), 4), "f1": round(float(f1[i]), 4)} for i in range(bits + 1)],
     }
+
+
+def false_flag_threshold(nearest_other: Any, bits: int, rate: float = 0.01) -> dict[str, Any]:
+    """The largest threshold T at which at most ``rate`` of the known models would be flagged
+    against a model of another family (the broad zoo's ``hnn check`` rule,
+    :func:`hnn_tf.zoo.calibration.calibrate_broad`).
+
+    A model is flagged at T when its nearest model of another family is within T bits. Where
+    even T = 0 flags more than ``rate`` (models of different families with one code: the hash
+    cannot tell them apart), T = 0: an identical code is always a match.
+
+    Args:
+        nearest_other: int array (N,), each model's Hamming distance to its nearest model of
+            another family (``bits + 1`` where there is none).
+        bits: Q; thresholds 0..Q are tried.
+        rate: the share of models that may be flagged, in [0, 1].
+    Returns:
+        dict with ``threshold`` (int), ``flag_rate`` (float, the share flagged at T), ``rate``
+        (the target) and ``curve`` (share flagged at each T in 0..Q).
+    Raises:
+        HNNError: no models, or ``rate`` outside [0, 1].
+    """
+    d = np.asarray(nearest_other, dtype=np.int64).ravel()
+    if d.size == 0:
+        raise HNNError("no models: the threshold cannot be calibrated")
+    if not 0.0 <= rate <= 1.0:
+        raise HNNError(f"the false-flag rate must be in [0, 1], got {rate}")
+    curve = np.cumsum(np.bincount(np.clip(d, 0, bits + 1), minlength=bits + 2)[: bits + 1]) / d.size
+    ok = np.flatnonzero(curve <= rate + 1e-12)
+    t = int(ok[-1]) if len(ok) else 0
+    return {"threshold": t, "flag_rate": float(curve[t]), "rate": float(rate),
+            "curve": [round(float(c), 4) for c in curve]}
 
 
 def _calibration_file(hasher_dir: str | os.PathLike | None) -> Path:
