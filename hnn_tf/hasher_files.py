@@ -34,8 +34,9 @@ _THRESHOLD_FILE = "check_threshold.json"
 #: Names ``--hasher`` accepts for shipped hashers: name -> folder prefix under :data:`ASSETS`
 #: (the code length is appended): ``broad`` (the default: trained on the broad zoo by
 #: ``hnn zoo train``, docs/method.md "Beyond the paper"), ``hnn`` (the paper's HNN-Net, trained
-#: on the paper zoo by ``hnn train``; Table 2) and ``wl`` (WL-SimHash, no training).
-SHIPPED_KINDS = {"broad": "broad-q", "hnn": "hasher-q", "wl": "wl-q"}
+#: on the paper zoo by ``hnn train``; Table 2), ``wl`` (WL-SimHash, no training) and ``wl-sized``
+#: (WL-SimHash with sized labels, :mod:`hnn_tf.wl_hash` scheme 2).
+SHIPPED_KINDS = {"broad": "broad-q", "hnn": "hasher-q", "wl": "wl-q", "wl-sized": "wlsized-q"}
 #: The kinds tried, in order, for the default hasher of a code length.
 DEFAULT_KINDS = ("broad", "hnn")
 

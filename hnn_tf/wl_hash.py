@@ -14,6 +14,18 @@ Two graphs that share most of their subtree labels get codes at small Hamming di
 the expected fraction of differing bits grows with the (weighted) share of labels they do
 not share, so distance follows a Weisfeiler-Lehman kernel distance, not a trained notion of
 similarity. Identical graphs get identical codes; an empty graph gets the all-zeros code.
+
+Two label schemes (:attr:`WLConfig.scheme`):
+
+- ``1``, the baseline of results/generalisation.md: the labels above, each weighted by its
+  count. It cannot see sizes: two designs that differ only in width (a ViT-S and a ViT-B
+  under two family names) get one code.
+- ``2``, *sized*: the subtree labels of scheme 1 plus those of a second labelling in which
+  each layer with parameters also carries its parameter count, rounded to a power of two
+  (``Conv|k3x3|p14``: about 2^14 weights), weighted :data:`SIZED_WEIGHT` against the first;
+  every label weighted by the square root of its count, so a deep stack of one block does not
+  drown the rest of the graph. Two architectures of one design but other widths get distinct,
+  still nearby codes (results/generalisation.md: ``wl-sized``).
 """
 
 from __future__ import annotations
@@ -27,28 +39,38 @@ import numpy as np
 
 from hnn_tf.graph.layer_graph import LayerGraph
 
-__all__ = ["WLConfig", "WLHasher", "node_labels", "subtree_counts", "wl_simhash"]
+__all__ = ["WLConfig", "WLHasher", "label_weights", "node_labels", "subtree_counts", "wl_simhash"]
 
 #: The kind name a hasher folder's config.json gives for this hasher.
 KIND = "wl-simhash"
+#: Label schemes (module doc): 1 = op type and attributes, counts; 2 = also sized labels, square-root counts.
+SCHEMES = (1, 2)
+#: Scheme 2: the weight of the sized labels against the unsized ones.
+SIZED_WEIGHT = 0.5
 
 
-def node_labels(graph: LayerGraph) -> list[str]:
-    """One label per layer: its op type, then its structural attributes (``Conv|k3x3|s2x2|g32``)."""
+def node_labels(graph: LayerGraph, sized: bool = False) -> list[str]:
+    """One label per layer: its op type, then its structural attributes (``Conv|k3x3|s2x2|g32``);
+    with ``sized``, a layer with parameters also gets ``|p<round(log2(params))>``."""
     out = []
-    for op, attrs in zip(graph.ops, graph.attrs):
+    for op, attrs, params in zip(graph.ops, graph.attrs, graph.params.tolist()):
         parts = [op]
         for key, tag in (("kernel_shape", "k"), ("strides", "s"), ("dilations", "d"), ("group", "g")):
             v = attrs.get(key)
             if v is not None:
                 parts.append(tag + ("x".join(map(str, v)) if isinstance(v, list) else str(v)))
+        if sized and params > 0:
+            parts.append(f"p{round(float(np.log2(params)))}")
         out.append("|".join(parts))
     return out
 
 
-def subtree_counts(graph: LayerGraph, iterations: int = 3) -> Counter:
+def subtree_counts(graph: LayerGraph, iterations: int = 3, sized: bool = False) -> Counter:
     """How many layers have each Weisfeiler-Lehman subtree label, depths 0..``iterations``.
 
+    Args:
+        graph: the layer graph; iterations: the WL depth; sized: label layers with their size
+            too (:func:`node_labels`).
     Returns:
         Counter label -> count; depth-0 labels are :func:`node_labels` prefixed ``"0:"``,
         deeper ones networkx's digests prefixed with their depth.
@@ -57,7 +79,7 @@ def subtree_counts(graph: LayerGraph, iterations: int = 3) -> Counter:
     import networkx as nx
 
     g = nx.Graph()
-    labels = node_labels(graph)
+    labels = node_labels(graph, sized)
     for i, lab in enumerate(labels):
         g.add_node(i, label=lab)
     g.add_edges_from(map(tuple, graph.edges.tolist()))
@@ -79,13 +101,31 @@ def _label_bits(label: str, bits: int) -> np.ndarray:
     return np.unpackbits(np.frombuffer(raw, dtype=np.uint8))[:bits].astype(bool)
 
 
-def wl_simhash(graph: LayerGraph, bits: int = 64, iterations: int = 3) -> np.ndarray:
+def label_weights(graph: LayerGraph, iterations: int = 3, scheme: int = 1) -> dict[str, float]:
+    """The weighted subtree labels a WL-SimHash of ``scheme`` sums (module doc): label -> weight.
+
+    Raises:
+        ValueError: an unknown scheme.
+    """
+    if scheme == 1:
+        return {lab: float(c) for lab, c in subtree_counts(graph, iterations).items()}
+    if scheme == 2:
+        out = {lab: float(np.sqrt(c)) for lab, c in subtree_counts(graph, iterations).items()}
+        out.update({f"s{lab}": SIZED_WEIGHT * float(np.sqrt(c))
+                    for lab, c in subtree_counts(graph, iterations, sized=True).items()})
+        return out
+    raise ValueError(f"unknown WL label scheme {scheme}; known: {SCHEMES}")
+
+
+def wl_simhash(graph: LayerGraph, bits: int = 64, iterations: int = 3, scheme: int = 1) -> np.ndarray:
     """The WL-SimHash code of a layer graph (see the module doc).
 
     Returns:
         bool (bits,) array.
+    Raises:
+        ValueError: an unknown scheme.
     """
-    counts = subtree_counts(graph, iterations)
+    counts = label_weights(graph, iterations, scheme)
     if not counts:
         return np.zeros(bits, dtype=bool)
     labels = sorted(counts)
@@ -97,15 +137,18 @@ def wl_simhash(graph: LayerGraph, bits: int = 64, iterations: int = 3) -> np.nda
 
 @dataclass
 class WLConfig:
-    """What a WL-SimHash hasher is: code length, WL depth and the graph recipe it reads."""
+    """What a WL-SimHash hasher is: code length, WL depth, the graph recipe it reads and the
+    label scheme (:data:`SCHEMES`)."""
 
     bits: int = 64
     iterations: int = 3
     variant: str = "canonical"
+    scheme: int = 1
 
     def to_dict(self) -> dict:
-        """JSON-ready fields."""
-        return {"bits": self.bits, "iterations": self.iterations, "variant": self.variant}
+        """JSON-ready fields (``scheme`` only where it is not 1, so scheme-1 versions stay as they were)."""
+        out = {"bits": self.bits, "iterations": self.iterations, "variant": self.variant}
+        return out if self.scheme == 1 else {**out, "scheme": self.scheme}
 
 
 class WLHasher:
@@ -128,13 +171,14 @@ class WLHasher:
     def version(self) -> str:
         """``wl-<variant>-q<Q>-<digest of the settings>``: changes when the settings or the label scheme do."""
         h = hashlib.sha256(json.dumps({"kind": KIND, "scheme": 1, **self.config.to_dict()}, sort_keys=True).encode())
-        return f"wl-{self.config.variant}-q{self.bits}-{h.hexdigest()[:10]}"
+        name = "wl" if self.config.scheme == 1 else "wlsized"
+        return f"{name}-{self.config.variant}-q{self.bits}-{h.hexdigest()[:10]}"
 
     def encode(self, graphs) -> np.ndarray:
         """Codes of layer graphs: bool (G, Q)."""
         out = np.zeros((len(graphs), self.bits), dtype=bool)
         for i, g in enumerate(graphs):
-            out[i] = wl_simhash(g, self.bits, self.config.iterations)
+            out[i] = wl_simhash(g, self.bits, self.config.iterations, self.config.scheme)
         return out
 
     def meta(self) -> dict:
@@ -149,5 +193,8 @@ class WLHasher:
             KeyError, TypeError, ValueError: a malformed config.
         """
         c = meta["config"]
+        scheme = int(c.get("scheme", 1))
+        if scheme not in SCHEMES:
+            raise ValueError(f"unknown WL label scheme {scheme}; known: {SCHEMES}")
         return cls(WLConfig(bits=int(c["bits"]), iterations=int(c.get("iterations", 3)),
-                            variant=str(c.get("variant", "canonical"))))
+                            variant=str(c.get("variant", "canonical")), scheme=scheme))

@@ -22,11 +22,11 @@ def test_default_hasher_is_the_broad_zoo_hasher_and_the_papers_stays_selectable(
     default = HasherFolder.locate(64)
     assert default.path.name == "broad-q64" and default.meta["config"]["wl_buckets"] > 0
     assert HasherFolder.locate(64, "hnn").path.name == "hasher-q64"
-    versions = {kind: load_hasher(64, kind).version for kind in ("broad", "hnn", "wl")}
-    assert load_hasher(64).version == versions["broad"] and len(set(versions.values())) == 3
+    versions = {kind: load_hasher(64, kind).version for kind in ("broad", "hnn", "wl", "wl-sized")}
+    assert load_hasher(64).version == versions["broad"] and len(set(versions.values())) == 4
     # every shipped hasher has its own calibrated threshold, on the zoo it belongs to (records
     # written before broad-zoo calibrations existed have no "zoo" field: the paper zoo's)
-    for kind, zoo in (("broad", "broad"), ("hnn", "paper"), ("wl", "broad")):
+    for kind, zoo in (("broad", "broad"), ("hnn", "paper"), ("wl", "broad"), ("wl-sized", "broad")):
         choice = threshold_for(64, versions[kind], kind)
         assert choice.source == "calibrated" and choice.record.get("zoo", "paper") == zoo, kind
     with pytest.raises(KeyError):

@@ -87,3 +87,41 @@ def test_shipped_wl_hasher_is_selectable(tmp_path):
     assert r.exit_code == 0 and r.stdout.strip() == str(report.hash)
     with pytest.raises(HNNError, match="no shipped"):
         load_hasher(32, "wl")
+
+
+def _sized(graph: LayerGraph, width: int) -> LayerGraph:
+    """The graph with every Conv/Gemm layer given width^2 x 9 parameters."""
+    params = [width * width * 9 if ("Conv" in op or op == "Gemm") else 0 for op in graph.ops]
+    return LayerGraph(ops=graph.ops, flops=graph.flops, params=params, edges=graph.edges, attrs=graph.attrs)
+
+
+def test_sized_scheme_tells_widths_apart_and_keeps_them_near():
+    from hnn_tf.wl_hash import label_weights
+
+    narrow, wide, deeper = _sized(_resnetish(4), 64), _sized(_resnetish(4), 256), _sized(_resnetish(6), 64)
+    # scheme 1 cannot see widths: one code for both; scheme 2 tells them apart
+    assert _hamming(wl_simhash(narrow), wl_simhash(wide)) == 0
+    n2, w2, d2 = (wl_simhash(g, scheme=2) for g in (narrow, wide, deeper))
+    assert _hamming(n2, w2) > 0 and _hamming(n2, d2) > 0
+    # ... while the other width stays nearer than an unrelated MLP
+    mlp = wl_simhash(_sized(_chain(["Gemm", "Relu", "Gemm", "Relu", "Gemm", "Softmax"]), 64), scheme=2)
+    assert _hamming(n2, w2) < _hamming(n2, mlp)
+    # labels: scheme 2 weights by the square root of counts, sized labels at SIZED_WEIGHT
+    w = label_weights(narrow, scheme=2)
+    assert w["0:Conv-Relu|k3x3|s1x1"] == pytest.approx(np.sqrt(4)) and w["s0:Conv|k3x3|s1x1|p15"] == pytest.approx(1.0)
+    assert label_weights(narrow)["0:Conv-Relu|k3x3|s1x1"] == 4.0
+    with pytest.raises(ValueError, match="scheme"):
+        label_weights(narrow, scheme=3)
+
+
+def test_shipped_sized_wl_hasher_has_its_own_version_and_the_baselines_is_unchanged():
+    from hnn_tf.hashing import load_hasher
+
+    sized, base = load_hasher(64, "wl-sized"), load_hasher(64, "wl")
+    assert isinstance(sized, WLHasher) and sized.config.scheme == 2 and base.config.scheme == 1
+    assert sized.version.startswith("wlsized-canonical-q64-") and base.version == "wl-canonical-q64-4ec0e8d7e9"
+    assert WLHasher.from_meta(sized.meta()).version == sized.version
+    g = _sized(_resnetish(3), 32)
+    assert np.array_equal(sized.encode([g])[0], wl_simhash(g, scheme=2))
+    with pytest.raises(ValueError, match="scheme"):
+        WLHasher.from_meta({"config": {"bits": 64, "scheme": 9}})

@@ -32,7 +32,7 @@ the fold's models are then the held-out ones. Per fold (and as mean and std over
   pairwise correlation between bits.
 
 Methods are registered in :data:`METHODS` (name -> function from a :class:`Fold` to codes);
-``wl-simhash`` (no training), ``paper-hnn`` (the package's HNN-Net hasher, ``--hasher hnn``,
+``wl-simhash`` (no training), ``wl-sized`` (its sized label scheme, :mod:`hnn_tf.wl_hash`), ``paper-hnn`` (the package's HNN-Net hasher, ``--hasher hnn``,
 trained on the paper zoo only), and the trained ones (:func:`fit_hasher`): ``structural``
 (:mod:`hnn_tf.objectives.structural`),
 ``structural-wl`` (the same objective on the network with its WL branch, which starts as a
@@ -337,6 +337,12 @@ def _wl_hasher():
     return WLHasher()
 
 
+def _wl_sized_hasher():
+    from hnn_tf.wl_hash import WLConfig, WLHasher
+
+    return WLHasher(WLConfig(scheme=2))
+
+
 def _paper_hasher():
     from hnn_tf.hashing import load_hasher
 
@@ -427,7 +433,8 @@ TRAINED = {"structural": "structural", "structural-wl": "structural", "structura
 
 #: Method name -> function(fold) -> :data:`Coded`.
 METHODS: dict[str, Callable[[Fold], Coded]] = {
-    "wl-simhash": _fixed("wl-simhash", _wl_hasher), "paper-hnn": _fixed("paper-hnn", _paper_hasher),
+    "wl-simhash": _fixed("wl-simhash", _wl_hasher), "wl-sized": _fixed("wl-sized", _wl_sized_hasher),
+    "paper-hnn": _fixed("paper-hnn", _paper_hasher),
     **{name: _trained(name) for name in TRAINED},
 }
 

@@ -23,7 +23,8 @@ __all__ = ["analyse", "bits_option", "db_option", "engine_option", "guarded", "h
 bits_option = click.option("--bits", "-q", type=int, default=None, help="Code length Q (default: 64, or the --hasher's).")
 hasher_option = click.option("--hasher", "hasher_dir", type=click.Path(file_okay=False), default=None,
                              help="A hasher folder written by `hnn train` or `hnn zoo train`, or a shipped "
-                                  "hasher: broad (the default), hnn (the paper's HNN-Net), wl (WL-SimHash).")
+                                  "hasher: broad (the default), hnn (the paper's HNN-Net), wl (WL-SimHash), wl-sized "
+                                  "(WL-SimHash with sized labels).")
 trust_option = click.option("--trust", is_flag=True,
                             help="Trust the file: allow loaders that run code from it (pickled PyTorch modules, "
                                  "TorchScript, SavedModels, Keras Lambda layers). Never for files from strangers.")
