@@ -6,7 +6,7 @@ torchvision or Keras model, and none is in any hasher's training data), three si
 an MLP-Mixer-like token MLP, a gated residual CNN, a two-level U-Net, a dilated 1-D CNN, a
 GRU classifier and a stack of hand-rolled attention blocks (rotated queries, gated MLP).
 
-For each shipped hasher (``broad``, the default; ``wl``; ``hnn``, the paper's) it prints:
+For each shipped hasher (``broad``, the default; ``wl``; ``wl-sized``; ``hnn``, the paper's) it prints:
 
 - ``flagged``: hand-written models with a zoo architecture within the hasher's calibrated
   check threshold (what ``hnn check`` would call suspect against a registry of the zoo);
@@ -166,7 +166,7 @@ def main() -> int:
     labels_arr = np.array(labels)
     owners_arr = np.array(owners)
     rows = []
-    for kind in ("broad", "wl", "hnn"):
+    for kind in ("broad", "wl", "wl-sized", "hnn"):
         hasher = load_hasher(64, kind)
         t = threshold_for(64, hasher.version, kind)
         zoo = hasher.encode([it.graph for it in items])
