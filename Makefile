@@ -27,7 +27,7 @@ SEEDS ?= 3
 ## Build the paper zoo, run the paper's Table 2 grid (3 methods x Q x raw/merged x seeds, plus
 ## leave-one-model-out) and print it; train the paper's HNN-Net hasher (--hasher hnn) and
 ## calibrate its `hnn check` threshold on the paper zoo. Then build the broad zoo, train the
-## default hasher on it and calibrate it and WL-SimHash's threshold on the broad zoo.
+## default hasher on it and calibrate it and the two WL-SimHashes' thresholds on the broad zoo.
 train: $(STAMP)
 	$(HNN) grid --seeds $(SEEDS) --epochs $(EPOCHS) --results results
 	$(HNN) train --bits $(BITS) --variant $(VARIANT) --epochs $(EPOCHS) --results results/hasher
@@ -35,6 +35,7 @@ train: $(STAMP)
 	$(HNN) zoo build
 	$(HNN) zoo train
 	$(HNN) index calibrate --hasher wl
+	$(HNN) index calibrate --hasher wl-sized
 
 ## Figures 5-7, a Hamming heatmap and an embedding projection (PNG files in results/).
 figures: $(STAMP)
