@@ -149,9 +149,7 @@ def calibrate_broad(hasher, items=None, seed: int | None = None,
     Raises:
         HNNError: fewer than 2 families or no architecture of at least 3 layers.
     """
-    from hnn_tf.codes import hamming_matrix
     from hnn_tf.errors import HNNError
-    from hnn_tf.index.threshold import false_flag_threshold
     from hnn_tf.zoo import generalisation as lfo
 
     say = log or (lambda m: None)
@@ -167,12 +165,9 @@ def calibrate_broad(hasher, items=None, seed: int | None = None,
         raise HNNError("no architecture of the broad zoo has 3 layers or more to copy")
     say(f"hashing {len(items)} architectures and {len(copies) + len(light)} copies with {hasher.version}")
     codes = hasher.encode([it.graph for it in items])
-    copy_codes, light_codes = hasher.encode(copies), hasher.encode(light)
-    dist = hamming_matrix(codes, codes)
-    dist[fam[:, None] == fam[None, :]] = hasher.bits + 1
-    result = false_flag_threshold(dist.min(axis=1), hasher.bits, lfo.FLAG_RATE)
-    f1 = lfo.copy_threshold(copy_codes, codes, fam, owner, hasher.bits)
-    t = min(int(result["threshold"]), int(f1["threshold"]))
+    copy_codes = hasher.encode(copies)
+    calib = lfo.check_threshold(codes, fam, copy_codes, owner, hasher.bits)
+    t = calib["threshold"]
     return {
         "hasher_version": hasher.version,
         "bits": hasher.bits,
@@ -186,15 +181,15 @@ def calibrate_broad(hasher, items=None, seed: int | None = None,
                      "within it (0 where identical codes already exceed that)",
         "data": f"broad zoo: {len(items)} architectures in {len(set(fam.tolist()))} families, "
                 f"{len(light)} copies with one layer deleted, {len(copies)} with 10% deleted",
-        "false_flags": float((dist.min(axis=1) <= t).mean()),
-        "false_flag_cap": int(result["threshold"]),
+        "false_flags": float((calib["nearest_other"] <= t).mean()),
+        "false_flag_cap": calib["cap"],
         "false_flags_what": "share of the zoo's architectures with an architecture of another family within "
                             "the threshold (held-out figures: results/generalisation.md)",
-        "recall_light": float((np.count_nonzero(light_codes != codes[light_owner], axis=1) <= t).mean()),
-        "recall_copies": float((np.count_nonzero(copy_codes != codes[owner], axis=1) <= t).mean()),
-        "f1_threshold": int(f1["threshold"]),
+        "recall_light": lfo.caught(hasher.encode(light), codes, light_owner, t),
+        "recall_copies": lfo.caught(copy_codes, codes, owner, t),
+        "f1_threshold": calib["f1_threshold"],
         "f1_threshold_what": "the best-F1 threshold without the cap (the earlier rule)",
-        "curve": result["curve"],
+        "curve": calib["curve"],
         "items_digest": lfo.items_digest(items),
         "computed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -32,8 +32,8 @@ the fold's models are then the held-out ones. Per fold (and as mean and std over
   pairwise correlation between bits.
 
 Methods are registered in :data:`METHODS` (name -> function from a :class:`Fold` to codes);
-``wl-simhash`` (no training), ``wl-sized`` (its sized label scheme, :mod:`hnn_tf.wl_hash`), ``paper-hnn`` (the package's HNN-Net hasher, ``--hasher hnn``,
-trained on the paper zoo only), and the trained ones (:func:`fit_hasher`): ``structural``
+``wl-simhash`` (no training), ``wl-sized`` (its sized label scheme, :mod:`hnn_tf.wl_hash`),
+``paper-hnn`` (the package's HNN-Net hasher, ``--hasher hnn``, trained on the paper zoo only), and the trained ones (:func:`fit_hasher`): ``structural``
 (:mod:`hnn_tf.objectives.structural`),
 ``structural-wl`` (the same objective on the network with its WL branch, which starts as a
 WL-SimHash), ``structural-wl-bounded`` (that branch frozen, the GCN branch's share bounded),
@@ -216,6 +216,45 @@ def copy_threshold(copy_codes: np.ndarray, codes: np.ndarray, families: np.ndarr
                              np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)]), bits)
 
 
+def check_threshold(codes: np.ndarray, families: np.ndarray, copy_codes: np.ndarray, copy_of: np.ndarray,
+                    bits: int) -> dict[str, Any]:
+    """The broad zoo's ``hnn check`` threshold for known models with these codes: the best pair F1
+    of copies against other families (:func:`copy_threshold`), capped at the largest T at which
+    at most :data:`FLAG_RATE` of the models have a model of another family within T
+    (:func:`hnn_tf.index.threshold.false_flag_threshold`). The rule of
+    :func:`hnn_tf.zoo.calibration.calibrate_broad` and of the protocol's training folds.
+
+    Args:
+        codes: bool (N, Q), the known models'; families: (N,) their families.
+        copy_codes: bool (C, Q), copies of known models; copy_of: int (C,), each copy's source
+            (an index into ``codes``).
+        bits: Q.
+    Returns:
+        dict with ``threshold`` (int), ``cap`` (the false-flag cap), ``f1_threshold`` (the uncapped
+        best-F1 T), ``nearest_other`` (int (N,), each model's distance to its nearest model of
+        another family, ``bits + 1`` where there is none) and ``curve`` (share flagged at each T).
+    Raises:
+        HNNError: no copies or no models.
+    """
+    from hnn_tf.codes import hamming_matrix
+    from hnn_tf.index.threshold import false_flag_threshold
+
+    nearest = np.where(families[:, None] == families[None, :], bits + 1, hamming_matrix(codes, codes)).min(axis=1)
+    flags = false_flag_threshold(nearest, bits, FLAG_RATE)
+    cap = int(flags["threshold"])
+    t_f1 = int(copy_threshold(copy_codes, codes, families, copy_of, bits)["threshold"])
+    return {"threshold": min(cap, t_f1), "cap": cap, "f1_threshold": t_f1, "nearest_other": nearest,
+            "curve": flags["curve"]}
+
+
+def caught(copy_codes: np.ndarray | None, codes: np.ndarray, copy_of: np.ndarray, threshold: int) -> float:
+    """The share of copies (bool (C, Q)) within ``threshold`` bits of their source
+    (``codes[copy_of]``): what the check catches; NaN without copies."""
+    if copy_codes is None or not len(copy_codes):
+        return float("nan")
+    return float((np.count_nonzero(copy_codes != codes[copy_of], axis=1) <= threshold).mean())
+
+
 def fold_metrics(fold: Fold, codes: np.ndarray, copy_codes: np.ndarray, pairs: np.ndarray,
                  wl_dist: np.ndarray, seed: int = SEED, light_codes: np.ndarray | None = None) -> dict[str, Any]:
     """The metrics of the module doc for one fold.
@@ -232,7 +271,6 @@ def fold_metrics(fold: Fold, codes: np.ndarray, copy_codes: np.ndarray, pairs: n
         the held-out false flags at each threshold 0..Q).
     """
     from hnn_tf.codes import hamming_matrix
-    from hnn_tf.index.threshold import false_flag_threshold
 
     items, train = fold.items, fold.train
     n, bits = codes.shape
@@ -250,22 +288,12 @@ def fold_metrics(fold: Fold, codes: np.ndarray, copy_codes: np.ndarray, pairs: n
         ap, top = _average_precision(dist[q, mask], (fam == fam[q])[mask], tiebreak[mask])
         aps.append(ap)
         p1.append(top)
-    # check threshold from the training folds: at most FLAG_RATE of them near another training family
+    # the check threshold, calibrated on the training folds only
     tr_idx = np.flatnonzero(train)
-    dtt = dist[np.ix_(tr_idx, tr_idx)]
-    dtt = np.where(fam[tr_idx][:, None] == fam[tr_idx][None, :], bits + 1, dtt)
-    t_flag = int(false_flag_threshold(dtt.min(axis=1), bits, FLAG_RATE)["threshold"])
-    # best F1 of 10% copies vs. their source (positive) and vs. other families, capped at t_flag
-    f1 = copy_threshold(copy_codes, codes[train], fam[tr_idx], np.searchsorted(tr_idx, fold.copy_of), bits)
-    t_f1 = int(f1["threshold"])
-    t = min(t_flag, t_f1)
+    calib = check_threshold(codes[train], fam[tr_idx], copy_codes, np.searchsorted(tr_idx, fold.copy_of), bits)
+    t, t_f1 = calib["threshold"], calib["f1_threshold"]
     held_near = dist[np.ix_(held, tr_idx)].min(axis=1) if len(tr_idx) else np.full(len(held), bits + 1)
     near = held_near <= t
-
-    def recall(c: np.ndarray | None, owner: np.ndarray) -> float:
-        if c is None or not len(c):
-            return float("nan")
-        return float((np.count_nonzero(c != codes[owner], axis=1) <= t).mean())
     per_source = {s: float(near[src[held] == s].mean()) for s in sorted(set(src[held].tolist()))}
     # variants: each copy's top-1 among the original codes (the database holds its source model)
     if len(copy_codes):
@@ -293,7 +321,8 @@ def fold_metrics(fold: Fold, codes: np.ndarray, copy_codes: np.ndarray, pairs: n
         "p_at_1": float(np.mean(p1)) if p1 else float("nan"),
         "threshold": t, "false_flags": float(near.mean()) if len(near) else float("nan"),
         "false_flags_by_source": per_source,
-        "check_recall_light": recall(light_codes, fold.light_of), "check_recall_copies": recall(copy_codes, fold.copy_of),
+        "check_recall_light": caught(light_codes, codes, fold.light_of, t),
+        "check_recall_copies": caught(copy_codes, codes, fold.copy_of, t),
         "f1_threshold": t_f1, "f1_threshold_false_flags": float((held_near <= t_f1).mean()) if len(held) else float("nan"),
         "variants_top1": variants,
         "cross_collisions": int((same_code & ~same_fam).sum()),

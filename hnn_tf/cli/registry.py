@@ -206,9 +206,10 @@ def index_calibrate_cmd(bits, hasher_dir, zoo, dry_run, quiet, as_json):
 
     Paper zoo (22 models, original + 10 augmented copies each): the threshold of best pair F1
     (ties: their median), positive pairs being two models of one Table 1 category. Broad zoo
-    (the cache of `hnn zoo build`): the largest threshold at which at most 1% of the zoo's
-    architectures have another family's architecture within it; the output gives what it
-    catches (copies with one layer, and with 10% of layers, deleted). See
+    (the cache of `hnn zoo build`): the best pair F1 of copies with 10% of their layers deleted
+    against other families' architectures, capped at the largest threshold at which at most 1%
+    of the zoo's architectures have another family's architecture within it; the output gives
+    what it catches (copies with one layer, and with 10% of layers, deleted). See
     hnn_tf/zoo/calibration.py and hnn_tf/index/threshold.py.
     """
     from hnn_tf.index.threshold import save_calibration
